@@ -1,0 +1,3 @@
+from claude_poe_tui.cli import main
+
+raise SystemExit(main())

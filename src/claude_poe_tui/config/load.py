@@ -1,0 +1,326 @@
+"""Reading the TOML config into the typed model, with errors that name file, line and key.
+
+Reading keeps nothing but the typed :class:`Config`; edits go through
+:mod:`claude_poe_tui.config.edit`, which works on the TOML text itself.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+import re
+import tomllib
+import typing
+from collections.abc import Mapping
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from claude_poe_tui.config.model import (
+    ClaudeCodeSettings,
+    Config,
+    LogSettings,
+    ModelMapping,
+    PoeSettings,
+    ProxySettings,
+    Route,
+)
+from claude_poe_tui.errors import ConfigError
+from claude_poe_tui.secrets import SecretResolver, read_dotenv, reference_name, valid_reference_name
+
+SECTIONS: dict[str, type] = {
+    "proxy": ProxySettings,
+    "poe": PoeSettings,
+    "log": LogSettings,
+    "claude_code": ClaudeCodeSettings,
+}
+MODELS_KEY = "models"
+TOP_LEVEL_KEYS = (*SECTIONS, MODELS_KEY)
+PORT_ENV_FALLBACK = "LITELLM_PORT"  # the seed recipe's name, honoured when [proxy] port is absent
+
+KeyPath = tuple[str | int, ...]
+
+
+# --- locating keys in the text, for messages ------------------------------------------------
+
+
+_TABLE_HEADER = re.compile(r"^\s*\[\s*([^\[\]]+?)\s*\]\s*(?:#.*)?$")
+_ARRAY_HEADER = re.compile(r"^\s*\[\[\s*([^\[\]]+?)\s*\]\]\s*(?:#.*)?$")
+_KEY_LINE = re.compile(r"""^\s*(?:"([^"]+)"|'([^']+)'|([A-Za-z0-9_\-.]+))\s*=""")
+
+
+def locate(text: str, path: KeyPath) -> int | None:
+    """The 1-based line where ``path`` (e.g. ``("models", 1, "poe_model")``) is written, if found."""
+    table: tuple[str | int, ...] = ()
+    array_counts: dict[str, int] = {}
+    best: int | None = None
+    for number, line in enumerate(text.splitlines(), start=1):
+        if match := _ARRAY_HEADER.match(line):
+            name = match.group(1).strip()
+            index = array_counts.get(name, -1) + 1
+            array_counts[name] = index
+            table = (name, index)
+        elif match := _TABLE_HEADER.match(line):
+            table = tuple(part.strip().strip('"') for part in match.group(1).split("."))
+        elif match := _KEY_LINE.match(line):
+            key = next(g for g in match.groups() if g is not None)
+            full = table + tuple(key.split("."))
+            if full == tuple(path):
+                return number
+            continue
+        else:
+            continue
+        # A header line: the place of a table itself, or the best guess for a key under it.
+        if table == tuple(path):
+            return number
+        if tuple(path[: len(table)]) == table and best is None:
+            best = number
+    return best
+
+
+def _suggest(word: str, choices: typing.Iterable[str]) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _dotted(path: KeyPath) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
+    return out
+
+
+class _Reader:
+    """Validates the parsed TOML against the dataclasses, raising the first problem found."""
+
+    def __init__(self, path: Path, text: str, environ: Mapping[str, str]):
+        self.path = path
+        self.text = text
+        self.environ = environ
+
+    def fail(self, key_path: KeyPath, message: str) -> typing.NoReturn:
+        raise ConfigError(message, path=self.path, line=locate(self.text, key_path), key=_dotted(key_path))
+
+    def check_known_keys(self, table: Mapping[str, Any], allowed: typing.Iterable[str], where: KeyPath) -> None:
+        allowed = list(allowed)
+        for key in table:
+            if key not in allowed:
+                section = _dotted(where) if where else "the top level"
+                self.fail(
+                    (*where, key),
+                    f"unknown key in {section}{_suggest(key, allowed)}; known keys: {', '.join(allowed)}",
+                )
+
+    def section(self, cls: type, table: Any, where: KeyPath) -> Any:
+        if not isinstance(table, dict):
+            self.fail(where, f"must be a table ([{_dotted(where)}]), not {_type_name(table)}")
+        hints = typing.get_type_hints(cls)
+        names = [f.name for f in dataclasses.fields(cls)]
+        self.check_known_keys(table, names, where)
+        values: dict[str, Any] = {}
+        for name in names:
+            if name not in table:
+                continue
+            values[name] = self.value(table[name], hints[name], (*where, name))
+        return cls(**values)
+
+    def value(self, raw: Any, expected: Any, where: KeyPath) -> Any:
+        if isinstance(expected, type) and issubclass(expected, Enum):
+            allowed = [member.value for member in expected]
+            if raw not in allowed:
+                self.fail(where, f"must be one of {', '.join(repr(a) for a in allowed)}, not {raw!r}")
+            return expected(raw)
+        if expected is bool:
+            if not isinstance(raw, bool):
+                self.fail(where, f"must be true or false, not {_type_name(raw)} {raw!r}")
+            return raw
+        if expected is int:
+            if isinstance(raw, bool) or not isinstance(raw, int):
+                self.fail(where, f"must be a whole number, not {_type_name(raw)} {raw!r}")
+            return raw
+        if expected is float:
+            if isinstance(raw, bool) or not isinstance(raw, (int, float)):
+                self.fail(where, f"must be a number, not {_type_name(raw)} {raw!r}")
+            return float(raw)
+        if expected is str:
+            if not isinstance(raw, str):
+                self.fail(where, f"must be a string (in quotes), not {_type_name(raw)} {raw!r}")
+            return raw
+        raise AssertionError(f"no reader for {expected!r}")  # a field type this reader does not know
+
+    # -- sections with rules beyond their types --
+
+    def proxy(self, table: Any) -> ProxySettings:
+        where: KeyPath = ("proxy",)
+        if table is None:
+            table = {}
+        raw_port = table.get("port") if isinstance(table, dict) else None
+        if isinstance(raw_port, str):
+            # The port may come from the environment, as the seed's LITELLM_PORT did.
+            table = dict(table)
+            table["port"] = self.port_from_reference(raw_port, (*where, "port"))
+        settings: ProxySettings = self.section(ProxySettings, table, where)
+        if "port" not in table:
+            fallback = self.environ.get(PORT_ENV_FALLBACK) or read_dotenv(self.path.parent / ".env").get(
+                PORT_ENV_FALLBACK
+            )
+            if fallback:
+                settings = dataclasses.replace(settings, port=self.parse_port(fallback, (*where, "port"), PORT_ENV_FALLBACK))
+        if not 1 <= settings.port <= 65535:
+            self.fail((*where, "port"), f"must be between 1 and 65535, not {settings.port}")
+        if not settings.host.strip():
+            self.fail((*where, "host"), "must not be empty (use 127.0.0.1 for this machine only)")
+        if settings.request_timeout <= 0:
+            self.fail((*where, "request_timeout"), "must be more than 0 seconds")
+        self.check_secret(settings.master_key, (*where, "master_key"))
+        return settings
+
+    def port_from_reference(self, raw: str, where: KeyPath) -> int:
+        name = reference_name(raw)
+        if name is None:
+            return self.parse_port(raw, where, None)
+        value = self.environ.get(name) or read_dotenv(self.path.parent / ".env").get(name)
+        if not value:
+            self.fail(where, f"\"{raw}\" but {name} is not set in the environment or in {self.path.parent / '.env'}")
+        return self.parse_port(value, where, name)
+
+    def parse_port(self, value: str, where: KeyPath, variable: str | None) -> int:
+        try:
+            return int(value.strip())
+        except ValueError:
+            origin = f" (from {variable})" if variable else ""
+            self.fail(where, f"must be a port number, not {value!r}{origin}")
+
+    def check_secret(self, raw: str, where: KeyPath) -> None:
+        name = reference_name(raw)
+        if name is not None and not valid_reference_name(name):
+            self.fail(where, f"\"{raw}\" is not a valid reference: write env:NAME with NAME a variable name")
+        if not raw.strip():
+            self.fail(where, "must not be empty")
+
+    def poe(self, table: Any) -> PoeSettings:
+        where: KeyPath = ("poe",)
+        settings: PoeSettings = self.section(PoeSettings, table if table is not None else {}, where)
+        if not re.match(r"^https?://[^/\s]+", settings.base_url):
+            self.fail((*where, "base_url"), f"must be an http(s) URL such as https://api.poe.com/v1, not {settings.base_url!r}")
+        self.check_secret(settings.api_key, (*where, "api_key"))
+        return settings
+
+    def log(self, table: Any) -> LogSettings:
+        where: KeyPath = ("log",)
+        settings: LogSettings = self.section(LogSettings, table if table is not None else {}, where)
+        if settings.max_size_mb <= 0:
+            self.fail((*where, "max_size_mb"), "must be more than 0")
+        if settings.backups < 0:
+            self.fail((*where, "backups"), "must be 0 or more")
+        return settings
+
+    def models(self, raw: Any) -> tuple[ModelMapping, ...]:
+        if raw is None:
+            return ()
+        if not isinstance(raw, list):
+            self.fail((MODELS_KEY,), "must be written as [[models]] tables")
+        mappings: list[ModelMapping] = []
+        seen: dict[str, int] = {}
+        for index, table in enumerate(raw):
+            where: KeyPath = (MODELS_KEY, index)
+            if not isinstance(table, dict):
+                self.fail(where, "each entry must be a [[models]] table")
+            for required in ("name", "poe_model"):
+                if required not in table:
+                    self.check_known_keys(table, [f.name for f in dataclasses.fields(ModelMapping)], where)
+                    self.fail(where, f"[[models]] entry {index + 1} has no '{required}'")
+            mapping: ModelMapping = self.section(ModelMapping, table, where)
+            for key in ("name", "poe_model"):
+                value = getattr(mapping, key)
+                if not value.strip() or any(ch.isspace() for ch in value):
+                    self.fail((*where, key), f"must be a non-empty name without spaces, not {value!r}")
+            if mapping.name in seen:
+                self.fail((*where, "name"), f"'{mapping.name}' is already mapped by [[models]] entry {seen[mapping.name] + 1}")
+            seen[mapping.name] = index
+            mappings.append(mapping)
+        return tuple(mappings)
+
+    def claude_code(self, table: Any, models: tuple[ModelMapping, ...]) -> ClaudeCodeSettings:
+        where: KeyPath = ("claude_code",)
+        settings: ClaudeCodeSettings = self.section(ClaudeCodeSettings, table if table is not None else {}, where)
+        names = [m.name for m in models]
+        for slot in dataclasses.fields(ClaudeCodeSettings):
+            chosen = getattr(settings, slot.name)
+            if chosen and chosen not in names:
+                self.fail((*where, slot.name), f"'{chosen}' is not a mapped model name{_suggest(chosen, names)}")
+        return settings
+
+
+def _type_name(value: Any) -> str:
+    return {
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+        str: "a string",
+        list: "a list",
+        dict: "a table",
+    }.get(type(value), type(value).__name__)
+
+
+def parse_config(text: str, path: Path, environ: Mapping[str, str] | None = None) -> Config:
+    """Validate TOML ``text`` (the contents of ``path``) into a :class:`Config`."""
+    environ = os.environ if environ is None else environ
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        message = str(exc)
+        match = re.search(r"\(at line (\d+), column (\d+)\)", message)
+        line = int(match.group(1)) if match else None
+        key = None
+        if line is not None:
+            key_match = _KEY_LINE.match(text.splitlines()[line - 1]) if line <= len(text.splitlines()) else None
+            key = next((g for g in key_match.groups() if g), None) if key_match else None
+        reason = re.sub(r"\s*\(at line \d+, column \d+\)", "", message)
+        raise ConfigError(f"not valid TOML: {reason}", path=path, line=line, key=key) from None
+    reader = _Reader(path, text, environ)
+    reader.check_known_keys(data, TOP_LEVEL_KEYS, ())
+    models = reader.models(data.get(MODELS_KEY))
+    return Config(
+        path=path,
+        proxy=reader.proxy(data.get("proxy")),
+        poe=reader.poe(data.get("poe")),
+        log=reader.log(data.get("log")),
+        claude_code=reader.claude_code(data.get("claude_code"), models),
+        models=models,
+    )
+
+
+def load_config(path: Path, environ: Mapping[str, str] | None = None) -> Config:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            "no config file here; create one with `claude-poe-tui init` or copy config.example.toml", path=path
+        ) from None
+    except (IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read the config: {exc.__class__.__name__}: {exc}", path=path) from None
+    return parse_config(text, path, environ)
+
+
+@dataclasses.dataclass(frozen=True)
+class Secrets:
+    """The two keys, resolved; kept in memory and passed only to the proxy child's environment."""
+
+    poe_api_key: str
+    master_key: str
+    poe_api_key_origin: str
+    master_key_origin: str
+
+
+def resolve_secrets(config: Config, environ: Mapping[str, str] | None = None) -> Secrets:
+    resolver = SecretResolver(config.dotenv_path, environ)
+    poe = resolver.resolve(config.poe.api_key, key="[poe] api_key", config_path=config.path)
+    master = resolver.resolve(config.proxy.master_key, key="[proxy] master_key", config_path=config.path)
+    return Secrets(
+        poe_api_key=poe.value,
+        master_key=master.value,
+        poe_api_key_origin=f"{poe.source} {poe.origin}",
+        master_key_origin=f"{master.source} {master.origin}",
+    )

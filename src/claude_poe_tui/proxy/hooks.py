@@ -1,0 +1,67 @@
+"""The LiteLLM callback the compiler wires in (``litellm_settings.callbacks``).
+
+Runs inside the proxy child, in the request's own task, so it can tell the gateway what only
+LiteLLM knows: the parsed model name and stream flag, and the upstream failure (Poe's
+``Retry-After`` header among it). It also refuses model names no mapping covers, before LiteLLM
+looks for a deployment.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import HTTPException
+from litellm.integrations.custom_logger import CustomLogger
+
+from claude_poe_tui.proxy.gateway import ACTIVE, current_request
+
+
+def _response_headers(exception: Exception) -> dict[str, str]:
+    for candidate in (
+        getattr(exception, "litellm_response_headers", None),
+        getattr(getattr(exception, "response", None), "headers", None),
+        getattr(exception, "headers", None),
+    ):
+        if candidate:
+            try:
+                return {str(k).lower(): str(v) for k, v in dict(candidate).items()}
+            except (TypeError, ValueError):
+                continue
+    return {}
+
+
+class GatewayHooks(CustomLogger):
+    async def async_pre_call_hook(self, user_api_key_dict: Any, cache: Any, data: dict, call_type: Any) -> Any:
+        info = current_request.get()
+        model = data.get("model")
+        if info is not None:
+            info.model = model if isinstance(model, str) else None
+            info.stream = bool(data.get("stream"))
+        gateway = ACTIVE.get("gateway")
+        if gateway is not None and isinstance(model, str) and model not in gateway.settings.models:
+            if info is not None:
+                info.unknown_model = True
+            raise HTTPException(status_code=404, detail=gateway.settings.unknown_model_message(model))
+        return data
+
+    async def async_post_call_failure_hook(
+        self,
+        request_data: dict,
+        original_exception: Exception,
+        user_api_key_dict: Any,
+        traceback_str: str | None = None,
+    ) -> Any:
+        info = current_request.get()
+        if info is None:
+            return None
+        headers = _response_headers(original_exception)
+        retry_after = headers.get("retry-after") or headers.get("llm_provider-retry-after")
+        if retry_after:
+            info.retry_after = retry_after
+        status = getattr(original_exception, "status_code", None)
+        if isinstance(status, int):
+            info.upstream_status = status
+        return None
+
+
+gateway_hooks = GatewayHooks()

@@ -1,0 +1,309 @@
+"""The embedded proxy, seen from our side: a LiteLLM proxy child process we own.
+
+:class:`ProxyProcess` binds the port itself (a busy port is a clear error, and restarts keep the
+port), compiles the config into the files the child reads, starts the child with the keys in its
+environment only, streams its output (keys redacted) to listeners and a bounded buffer, and stops
+it gracefully, then forcefully. The child watches a pipe we hold, so it exits with us even when
+we are killed with SIGKILL.
+
+Plain Python, no Textual, no LiteLLM import: the CLI drives it synchronously, the dashboard adapts
+its events into messages.
+"""
+
+from __future__ import annotations
+
+import collections
+import enum
+import ipaddress
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from claude_poe_tui.atomic import atomic_write_text
+from claude_poe_tui.compiler import compile_gateway_settings, compile_litellm_config, render_yaml, secret_env_names
+from claude_poe_tui.config.load import Secrets
+from claude_poe_tui.config.model import Config
+from claude_poe_tui.errors import PortInUseError, UserError
+from claude_poe_tui.paths import StatePaths
+from claude_poe_tui.proxy.child import READY_LINE
+
+OUTPUT_LINES_KEPT = 1000
+STOP_GRACE_SECONDS = 8.0
+# Variables that would make LiteLLM reach for a database or a remote config we never asked for.
+_ENV_NOT_INHERITED = ("DATABASE_URL", "DIRECT_URL", "DATABASE_URL_READ_REPLICA", "LITELLM_CONFIG_BUCKET_NAME")
+
+
+class ProxyState(enum.Enum):
+    STOPPED = "stopped"
+    STARTING = "starting"
+    RUNNING = "running"
+    STOPPING = "stopping"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class StateChanged:
+    state: ProxyState
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class OutputLine:
+    text: str
+
+
+ProxyEvent = StateChanged | OutputLine
+Listener = Callable[[ProxyEvent], None]
+
+
+class ProxyStartError(UserError):
+    """The child did not become ready; carries its last output."""
+
+    def __init__(self, message: str, last_output: list[str]):
+        self.last_output = last_output
+        tail = "\n".join(f"  | {line}" for line in last_output[-15:])
+        super().__init__(f"{message}\nlast output of the proxy:\n{tail}" if tail else message)
+
+
+def bind_listener(host: str, port: int) -> socket.socket:
+    """Bind and listen on ``host:port``; raise :class:`PortInUseError` naming the port if busy."""
+    try:
+        family = socket.AF_INET6 if ipaddress.ip_address(host.strip("[]")).version == 6 else socket.AF_INET
+    except ValueError:
+        family = socket.AF_INET  # a host name: resolved by bind
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        if os.name == "posix":
+            # Lets a restart rebind at once while old connections sit in TIME_WAIT; on Linux and
+            # macOS it does not allow two listeners on one port.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host.strip("[]"), port))
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        if exc.errno in (98, 48, 10048):  # EADDRINUSE on Linux, macOS, Windows
+            raise PortInUseError(host, port) from None
+        if exc.errno in (13, 10013):
+            raise PortInUseError(host, port, "permission denied: ports below 1024 need privileges") from None
+        raise UserError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    sock.set_inheritable(True)
+    return sock
+
+
+class ProxyProcess:
+    def __init__(self, config: Config, secrets: Secrets, state_paths: StatePaths | None = None):
+        self.config = config
+        self.secrets = secrets
+        self.state_paths = state_paths or StatePaths.default()
+        self.state = ProxyState.STOPPED
+        self.detail = ""
+        self.output: collections.deque[str] = collections.deque(maxlen=OUTPUT_LINES_KEPT)
+        self.started_at: float | None = None
+        self._listeners: list[Listener] = []
+        self._lock = threading.RLock()
+        self._ready = threading.Event()
+        self._socket: socket.socket | None = None
+        self._process: subprocess.Popen[bytes] | None = None
+        self._reader: threading.Thread | None = None
+        self._stopping = False
+
+    # -- observing --
+
+    def add_listener(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    def _emit(self, event: ProxyEvent) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(event)
+            except Exception:  # a listener's bug must not kill the output reader
+                pass
+
+    def _set_state(self, state: ProxyState, detail: str = "") -> None:
+        with self._lock:
+            if self.state is state and self.detail == detail:
+                return
+            self.state = state
+            self.detail = detail
+        self._emit(StateChanged(state, detail))
+
+    @property
+    def url(self) -> str:
+        return self.config.base_url
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process else None
+
+    @property
+    def uptime(self) -> float | None:
+        if self.state is not ProxyState.RUNNING or self.started_at is None:
+            return None
+        return time.time() - self.started_at
+
+    @property
+    def request_log_path(self) -> Path:
+        return self.state_paths.request_log_for(self.config.log.path)
+
+    # -- files the child reads --
+
+    def write_compiled(self) -> tuple[Path, Path]:
+        run_dir = self.state_paths.run_dir(self.config.proxy.port)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        os.chmod(run_dir, 0o700)
+        litellm_path = run_dir / "litellm.yaml"
+        gateway_path = run_dir / "gateway.json"
+        gateway = compile_gateway_settings(self.config, str(self.request_log_path))
+        gateway.update(
+            poe_key_origin=f"[poe] api_key, from {self.secrets.poe_api_key_origin}",
+            master_key_origin=f"[proxy] master_key, from {self.secrets.master_key_origin}",
+            request_timeout=self.config.proxy.request_timeout,
+            config_path=str(self.config.path),
+        )
+        atomic_write_text(litellm_path, render_yaml(compile_litellm_config(self.config)), mode=0o600)
+        atomic_write_text(gateway_path, json.dumps(gateway, indent=2) + "\n", mode=0o600)
+        return litellm_path, gateway_path
+
+    def child_environment(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if k not in _ENV_NOT_INHERITED}
+        names = secret_env_names(self.config)
+        env[names.poe_api_key] = self.secrets.poe_api_key
+        env[names.master_key] = self.secrets.master_key
+        env["PYTHONUNBUFFERED"] = "1"
+        env["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
+        return env
+
+    # -- lifecycle --
+
+    def start(self) -> None:
+        """Bind the port and start the child; returns at once (see :meth:`wait_ready`)."""
+        with self._lock:
+            if self._process is not None and self._process.poll() is None:
+                return
+            if self._socket is None:
+                self._socket = bind_listener(self.config.proxy.host, self.config.proxy.port)
+            litellm_path, gateway_path = self.write_compiled()
+            self._ready.clear()
+            self._stopping = False
+            self.output.clear()
+            self._set_state(ProxyState.STARTING, f"starting LiteLLM on {self.url}")
+            fd = self._socket.fileno()
+            command = [
+                sys.executable,
+                "-m",
+                "claude_poe_tui.proxy.child",
+                "--fd",
+                str(fd),
+                "--litellm-config",
+                str(litellm_path),
+                "--gateway-config",
+                str(gateway_path),
+            ]
+            self._process = subprocess.Popen(
+                command,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                env=self.child_environment(),
+                pass_fds=(fd,),
+                start_new_session=True,  # Ctrl-C in the terminal reaches us, and we stop the child
+            )
+            self.started_at = time.time()
+            self._reader = threading.Thread(
+                target=self._read_output, args=(self._process,), name="proxy-output", daemon=True
+            )
+            self._reader.start()
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        """Block until the child serves requests; :class:`ProxyStartError` if it fails or times out."""
+        deadline = time.monotonic() + timeout
+        while not self._ready.wait(0.05):
+            process = self._process
+            if process is None or process.poll() is not None:
+                if self._reader is not None:
+                    self._reader.join(2.0)
+                code = process.returncode if process else None
+                raise ProxyStartError(f"the proxy exited during start (exit code {code})", list(self.output))
+            if time.monotonic() > deadline:
+                raise ProxyStartError(f"the proxy did not become ready within {timeout:.0f} s", list(self.output))
+
+    def _redact(self, text: str) -> str:
+        for secret in (self.secrets.poe_api_key, self.secrets.master_key):
+            if secret and len(secret) >= 6:
+                text = text.replace(secret, "***")
+        return text
+
+    def _read_output(self, process: subprocess.Popen[bytes]) -> None:
+        assert process.stdout is not None
+        for raw in process.stdout:
+            line = self._redact(raw.decode("utf-8", "replace").rstrip("\r\n"))
+            self.output.append(line)
+            self._emit(OutputLine(line))
+            if line.strip() == READY_LINE:
+                self.started_at = time.time()
+                self._ready.set()
+                self._set_state(ProxyState.RUNNING, f"serving on {self.url}")
+        code = process.wait()
+        with self._lock:
+            if process is not self._process:
+                return  # an old child from before a restart
+            self._ready.clear()
+            if self._stopping:
+                self._set_state(ProxyState.STOPPED, "stopped")
+            else:
+                last = next((line for line in reversed(self.output) if line.strip()), "")
+                self._set_state(ProxyState.FAILED, f"the proxy exited with code {code}: {last}")
+
+    def stop(self, *, release_port: bool = True, timeout: float = STOP_GRACE_SECONDS) -> None:
+        """Stop the child: SIGTERM (finish in-flight requests), then SIGKILL after ``timeout``."""
+        with self._lock:
+            process = self._process
+            self._stopping = True
+        if process is not None and process.poll() is None:
+            self._set_state(ProxyState.STOPPING, "stopping")
+            try:
+                process.send_signal(signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(5)
+        if process is not None:
+            if process.stdin:
+                process.stdin.close()
+            if self._reader is not None:
+                self._reader.join(2.0)
+        with self._lock:
+            if release_port and self._socket is not None:
+                self._socket.close()
+                self._socket = None
+            if self.state is not ProxyState.STOPPED:
+                self._set_state(ProxyState.STOPPED, "stopped")
+
+    def restart(self, config: Config | None = None, secrets: Secrets | None = None) -> None:
+        """Stop and start again, keeping the port open so clients wait instead of failing."""
+        if config is not None and (config.proxy.host, config.proxy.port) != (self.config.proxy.host, self.config.proxy.port):
+            self.stop(release_port=True)
+        else:
+            self.stop(release_port=False)
+        if config is not None:
+            self.config = config
+        if secrets is not None:
+            self.secrets = secrets
+        self.start()
+
+    def __enter__(self) -> ProxyProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

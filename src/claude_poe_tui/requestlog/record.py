@@ -1,0 +1,99 @@
+"""One request as the request log keeps it: a JSON object per line.
+
+Never prompt or response text, never a key: only what is needed to see which model answered, how
+fast, and what failed.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(slots=True)
+class RequestRecord:
+    ts: float
+    """When the request arrived (Unix time, seconds)."""
+    id: str
+    """LiteLLM's call id when it has one, else ours."""
+    session: str | None
+    """Claude Code's session (``x-claude-code-session-id``), when it sent one."""
+    method: str
+    path: str
+    model: str | None
+    """The model name the client asked for."""
+    poe_model: str | None
+    """The Poe bot that the mapping sends it to."""
+    route: str | None
+    """``messages`` (untranslated) or ``chat`` (translated), from the mapping."""
+    stream: bool | None
+    status: int
+    error_type: str | None
+    error_message: str | None
+    latency_ms: float
+    """From the request's arrival to the response's last byte."""
+    ttft_ms: float | None
+    """To the first generated token (streamed responses only)."""
+    input_tokens: int | None
+    output_tokens: int | None
+    v: int = SCHEMA_VERSION
+
+    @property
+    def ok(self) -> bool:
+        return self.status < 400
+
+    @property
+    def output_tokens_per_second(self) -> float | None:
+        if not self.output_tokens or self.latency_ms <= 0:
+            return None
+        generation_ms = self.latency_ms - (self.ttft_ms or 0.0)
+        if generation_ms <= 0:
+            return None
+        return self.output_tokens / (generation_ms / 1000.0)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"), ensure_ascii=False)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RequestRecord:
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        for f in fields(cls):
+            values.setdefault(f.name, None)
+        values["v"] = data.get("v", SCHEMA_VERSION)
+        return cls(**values)
+
+    @classmethod
+    def from_json(cls, line: str | bytes) -> RequestRecord | None:
+        """Parse one log line; ``None`` for a line that is not a complete record."""
+        try:
+            data = json.loads(line)
+        except (ValueError, UnicodeDecodeError):
+            return None
+        if not isinstance(data, dict) or "ts" not in data or "status" not in data:
+            return None
+        try:
+            return cls.from_dict(data)
+        except TypeError:
+            return None
+
+    def describe(self) -> str:
+        """One readable line, as ``claude-poe-tui logs`` prints it."""
+        when = time.strftime("%H:%M:%S", time.localtime(self.ts))
+        target = f"{self.model or '-'} -> {self.poe_model or '?'}"
+        if self.route:
+            target += f" ({self.route})"
+        timing = f"{self.latency_ms:.0f} ms"
+        if self.ttft_ms is not None:
+            timing += f", first token {self.ttft_ms:.0f} ms"
+        tokens = ""
+        if self.input_tokens is not None or self.output_tokens is not None:
+            tokens = f"  {self.input_tokens or 0} in / {self.output_tokens or 0} out"
+        line = f"{when}  {self.status}  {self.method} {self.path}  {target}  {timing}{tokens}"
+        if self.error_type:
+            line += f"  {self.error_type}: {self.error_message or ''}"
+        return line

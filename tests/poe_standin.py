@@ -1,0 +1,525 @@
+"""A stand-in for api.poe.com on loopback, behaving like Poe's documented API.
+
+Serves what claude-poe-tui talks to:
+
+* ``POST /v1/chat/completions``: OpenAI chat completions, streaming or not, with tool calls.
+* ``POST /v1/messages``: the Anthropic-compatible endpoint, for Claude bots only.
+* ``GET /v1/models``: the bot catalog (no auth, as on Poe).
+* ``GET /usage/current_balance`` and ``GET /usage/points_history``.
+
+Errors use Poe's shapes: ``{"error": {"code", "type", "message"}}`` on the OpenAI side and
+``{"type": "error", "error": {"type", "message"}}`` on ``/v1/messages``.
+
+The replies are scripted so tests can drive real clients through it:
+
+* A user message containing ``use the NAME tool with {JSON}`` gets a call to tool NAME with those
+  arguments, when the request offers a tool of that name.
+* After a tool result it answers ``Tool result received: <first 80 characters of the result>``.
+* Otherwise it answers ``Hello from <bot>.`` (streamed word by word when asked to stream).
+
+Test control, not part of Poe's API:
+
+* ``POST /_standin/faults`` queues failures: ``{"status": 429, "count": 1, "retry_after": "7",
+  "message": "...", "delay": 0.0}``. ``status`` 200 with a ``delay`` makes the next replies slow.
+* ``GET /_standin/requests`` lists the requests received (method, path, headers, JSON body);
+  ``DELETE /_standin/requests`` clears it.
+
+Run: ``python tests/poe_standin.py --port 8123 [--key KEY ...] [--chunks N] [--chunk-delay S]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import json
+import re
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+DEFAULT_KEYS = ("poe-test-key",)
+
+# Poe's catalog, as `/v1/models` describes it. Claude bots are owned by Anthropic and are the
+# only ones served on `/v1/messages`.
+CATALOG: list[dict[str, Any]] = [
+    {
+        "id": "Claude-Sonnet-4.5",
+        "owned_by": "Anthropic",
+        "context_window": {"context_length": 200000, "max_output_tokens": 64000},
+        "pricing": {"prompt": "0.0000026", "completion": "0.000013"},
+        "reasoning": {"budget": {"max_tokens": 63999, "min_tokens": 1024}, "supports_reasoning_effort": False},
+        "parameters": [{"name": "thinking_budget", "schema": {"type": "integer"}}],
+    },
+    {
+        "id": "Claude-Opus-4.5",
+        "owned_by": "Anthropic",
+        "context_window": {"context_length": 200000, "max_output_tokens": 64000},
+        "pricing": {"prompt": "0.0000043", "completion": "0.000021"},
+        "reasoning": {"budget": {"max_tokens": 63999, "min_tokens": 1024}, "supports_reasoning_effort": False},
+        "parameters": [{"name": "thinking_budget", "schema": {"type": "integer"}}],
+    },
+    {
+        "id": "Claude-Haiku-4.5",
+        "owned_by": "Anthropic",
+        "context_window": {"context_length": 200000, "max_output_tokens": 64000},
+        "pricing": {"prompt": "0.00000085", "completion": "0.0000043"},
+        "reasoning": None,
+        "parameters": [],
+    },
+    {
+        "id": "GPT-5",
+        "owned_by": "OpenAI",
+        "context_window": {"context_length": 400000, "max_output_tokens": 128000},
+        "pricing": {"prompt": "0.0000011", "completion": "0.0000090"},
+        "reasoning": {"budget": None, "supports_reasoning_effort": True},
+        "parameters": [
+            {"name": "reasoning_effort", "schema": {"type": "string", "enum": ["minimal", "low", "medium", "high"]}}
+        ],
+    },
+    {
+        "id": "GPT-4o",
+        "owned_by": "OpenAI",
+        "context_window": {"context_length": 128000, "max_output_tokens": 16384},
+        "pricing": {"prompt": "0.0000022", "completion": "0.0000090"},
+        "reasoning": None,
+        "parameters": [],
+    },
+    {
+        "id": "Gemini-2.5-Pro",
+        "owned_by": "Google",
+        "context_window": {"context_length": 1048576, "max_output_tokens": 65536},
+        "pricing": {"prompt": "0.00000087", "completion": "0.0000070"},
+        "reasoning": {"budget": {"max_tokens": 32768, "min_tokens": 128}, "supports_reasoning_effort": False},
+        "parameters": [{"name": "thinking_budget", "schema": {"type": "integer", "maximum": 32768}}],
+    },
+]
+CATALOG_BY_LOWER_ID = {bot["id"].lower(): bot for bot in CATALOG}
+
+TOOL_DIRECTIVE = re.compile(r"use the (\w+) tool with (\{.*?\})(?:\s|$)", re.IGNORECASE | re.DOTALL)
+
+ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    402: "insufficient_credits",
+    403: "moderation_error",
+    404: "not_found_error",
+    408: "timeout_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    500: "provider_error",
+    502: "upstream_error",
+    529: "overloaded_error",
+}
+
+
+@dataclass
+class Fault:
+    status: int
+    count: int = 1
+    message: str = ""
+    retry_after: str | None = None
+    delay: float = 0.0
+
+
+@dataclass
+class StandinState:
+    keys: tuple[str, ...]
+    chunks: int
+    chunk_delay: float
+    faults: collections.deque[Fault] = field(default_factory=collections.deque)
+    requests: collections.deque[dict[str, Any]] = field(default_factory=lambda: collections.deque(maxlen=500))
+    spent: list[dict[str, Any]] = field(default_factory=list)
+    balance: int = 1_000_000
+
+    def take_fault(self) -> Fault | None:
+        if not self.faults:
+            return None
+        fault = self.faults[0]
+        fault.count -= 1
+        if fault.count <= 0:
+            self.faults.popleft()
+        return fault
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+def poe_error(status: int, message: str, retry_after: str | None = None) -> JSONResponse:
+    headers = {"Retry-After": retry_after} if retry_after else None
+    body = {"error": {"code": status, "type": ERROR_TYPES.get(status, "provider_error"), "message": message}}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def anthropic_error(status: int, message: str, retry_after: str | None = None) -> JSONResponse:
+    anthropic_types = {402: "billing_error", 403: "permission_error", 408: "timeout_error", 500: "api_error",
+                       502: "api_error"}
+    error_type = anthropic_types.get(status) or ERROR_TYPES.get(status, "api_error")
+    headers = {"Retry-After": retry_after} if retry_after else None
+    body = {"type": "error", "error": {"type": error_type, "message": message}}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def bearer_or_api_key(request: Request) -> str | None:
+    auth = request.headers.get("authorization", "")
+    if auth.lower().startswith("bearer "):
+        return auth[7:].strip()
+    return request.headers.get("x-api-key")
+
+
+def text_of(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        parts = []
+        for block in content:
+            if isinstance(block, dict):
+                if block.get("type") == "text":
+                    parts.append(block.get("text", ""))
+                elif block.get("type") == "tool_result":
+                    parts.append(text_of(block.get("content")))
+        return "\n".join(parts)
+    return ""
+
+
+def count_tokens(text: str) -> int:
+    return max(1, len(text.split()))
+
+
+def words_of(text: str, pieces: int) -> list[str]:
+    """Split ``text`` into about ``pieces`` chunks that join back to it."""
+    words = text.split(" ")
+    if pieces <= len(words):
+        per = max(1, len(words) // pieces)
+        chunks = [" ".join(words[i : i + per]) for i in range(0, len(words), per)]
+        return [c + (" " if i < len(chunks) - 1 else "") for i, c in enumerate(chunks)]
+    # More pieces than words: pad with single spaces so the stream has the asked-for length.
+    return [w + " " for w in words[:-1]] + [words[-1]] + [""] * (pieces - len(words))
+
+
+@dataclass
+class Plan:
+    """What the bot will answer: text, or one tool call."""
+
+    text: str | None = None
+    tool_name: str | None = None
+    tool_args: dict[str, Any] | None = None
+
+
+def plan_reply(bot: str, last_user_text: str, last_is_tool_result: bool, tool_names: set[str]) -> Plan:
+    if last_is_tool_result:
+        return Plan(text=f"Tool result received: {last_user_text.strip()[:80]}")
+    match = TOOL_DIRECTIVE.search(last_user_text)
+    if match and match.group(1) in tool_names:
+        try:
+            return Plan(tool_name=match.group(1), tool_args=json.loads(match.group(2)))
+        except json.JSONDecodeError:
+            pass
+    return Plan(text=f"Hello from {bot}.")
+
+
+# --- the app ------------------------------------------------------------------------------------
+
+
+def create_app(state: StandinState) -> Starlette:
+    async def record(request: Request, body: Any) -> None:
+        state.requests.append(
+            {
+                "method": request.method,
+                "path": request.url.path,
+                "query": request.url.query,
+                "headers": dict(request.headers),
+                "body": body,
+                "time": time.time(),
+            }
+        )
+
+    async def read_json(request: Request) -> Any:
+        raw = await request.body()
+        try:
+            return json.loads(raw) if raw else {}
+        except json.JSONDecodeError:
+            return None
+
+    async def apply_fault(anthropic: bool) -> Response | None:
+        fault = state.take_fault()
+        if fault is None:
+            return None
+        if fault.delay:
+            await asyncio.sleep(fault.delay)
+        if fault.status == 200:
+            return None
+        make = anthropic_error if anthropic else poe_error
+        return make(fault.status, fault.message or f"Injected failure {fault.status}", fault.retry_after)
+
+    def spend(bot: str, points: int) -> None:
+        state.balance -= points
+        state.spent.append(
+            {
+                "creation_time": int(time.time() * 1_000_000),
+                "bot_name": bot,
+                "query_id": uuid.uuid4().hex,
+                "usage_type": "API",
+                "cost_points": points,
+            }
+        )
+
+    # -- OpenAI chat completions --
+
+    async def chat_completions(request: Request) -> Response:
+        body = await read_json(request)
+        await record(request, body)
+        key = bearer_or_api_key(request)
+        if key not in state.keys:
+            return poe_error(401, "Invalid API key. Get yours at https://poe.com/api_key")
+        if not isinstance(body, dict) or not body.get("messages"):
+            return poe_error(400, "`messages` is required")
+        bot = CATALOG_BY_LOWER_ID.get(str(body.get("model", "")).lower())
+        if bot is None:
+            return poe_error(404, f"Model '{body.get('model')}' does not exist or is not available via the API")
+        failure = await apply_fault(anthropic=False)
+        if failure is not None:
+            return failure
+
+        messages = body["messages"]
+        last = messages[-1]
+        tool_names = {t.get("function", {}).get("name") for t in body.get("tools") or []}
+        plan = plan_reply(bot["id"], text_of(last.get("content")), last.get("role") == "tool", tool_names)
+        prompt_tokens = sum(count_tokens(text_of(m.get("content"))) for m in messages)
+        completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
+        created = int(time.time())
+        completion_tokens = count_tokens(plan.text) if plan.text else 12
+        spend(bot["id"], 10 + completion_tokens)
+        usage = {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        }
+        tool_call = None
+        if plan.tool_name:
+            tool_call = {
+                "index": 0,
+                "id": f"call_{uuid.uuid4().hex[:20]}",
+                "type": "function",
+                "function": {"name": plan.tool_name, "arguments": json.dumps(plan.tool_args)},
+            }
+        finish = "tool_calls" if tool_call else "stop"
+
+        if not body.get("stream"):
+            message: dict[str, Any] = {"role": "assistant", "content": plan.text}
+            if tool_call:
+                message["tool_calls"] = [{k: v for k, v in tool_call.items() if k != "index"}]
+            return JSONResponse(
+                {
+                    "id": completion_id,
+                    "object": "chat.completion",
+                    "created": created,
+                    "model": bot["id"],
+                    "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+                    "usage": usage,
+                }
+            )
+
+        def chunk(delta: dict[str, Any], finish_reason: str | None = None, with_usage: bool = False) -> bytes:
+            payload: dict[str, Any] = {
+                "id": completion_id,
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": bot["id"],
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}],
+            }
+            if with_usage:
+                payload["usage"] = usage
+            return b"data: " + json.dumps(payload).encode() + b"\n\n"
+
+        async def stream():
+            yield chunk({"role": "assistant", "content": ""})
+            if plan.text is not None:
+                for piece in words_of(plan.text, state.chunks):
+                    if state.chunk_delay:
+                        await asyncio.sleep(state.chunk_delay)
+                    yield chunk({"content": piece})
+            if tool_call:
+                first = dict(tool_call, function={"name": plan.tool_name, "arguments": ""})
+                yield chunk({"tool_calls": [first]})
+                yield chunk({"tool_calls": [{"index": 0, "function": {"arguments": tool_call["function"]["arguments"]}}]})
+            yield chunk({}, finish_reason=finish, with_usage=True)
+            yield b"data: [DONE]\n\n"
+
+        return StreamingResponse(stream(), media_type="text/event-stream")
+
+    # -- Anthropic-compatible messages (Claude bots) --
+
+    async def messages_endpoint(request: Request) -> Response:
+        body = await read_json(request)
+        await record(request, body)
+        if bearer_or_api_key(request) not in state.keys:
+            return anthropic_error(401, "Invalid API key. Get yours at https://poe.com/api_key")
+        if not request.headers.get("anthropic-version"):
+            return anthropic_error(400, "anthropic-version header is required")
+        if not isinstance(body, dict) or not body.get("messages"):
+            return anthropic_error(400, "messages: field required")
+        bot = CATALOG_BY_LOWER_ID.get(str(body.get("model", "")).lower())
+        if bot is None:
+            return anthropic_error(404, f"model: {body.get('model')} not found")
+        if bot["owned_by"] != "Anthropic":
+            return anthropic_error(400, f"{bot['id']} is not available on /v1/messages; use /v1/chat/completions")
+        failure = await apply_fault(anthropic=True)
+        if failure is not None:
+            return failure
+
+        last = body["messages"][-1]
+        last_content = last.get("content")
+        last_is_tool_result = isinstance(last_content, list) and any(
+            isinstance(b, dict) and b.get("type") == "tool_result" for b in last_content
+        )
+        tool_names = {t.get("name") for t in body.get("tools") or []}
+        plan = plan_reply(bot["id"], text_of(last_content), last_is_tool_result, tool_names)
+        thinking = isinstance(body.get("thinking"), dict) and body["thinking"].get("type") in ("enabled", "adaptive")
+        input_tokens = sum(count_tokens(text_of(m.get("content"))) for m in body["messages"])
+        output_tokens = count_tokens(plan.text) if plan.text else 12
+        spend(bot["id"], 10 + output_tokens)
+        message_id = f"msg_{uuid.uuid4().hex[:24]}"
+        blocks: list[dict[str, Any]] = []
+        if thinking:
+            blocks.append({"type": "thinking", "thinking": "Considering the request.", "signature": "c2lnbmF0dXJl"})
+        if plan.text is not None:
+            blocks.append({"type": "text", "text": plan.text})
+        if plan.tool_name:
+            blocks.append(
+                {"type": "tool_use", "id": f"toolu_{uuid.uuid4().hex[:20]}", "name": plan.tool_name,
+                 "input": plan.tool_args}
+            )
+        stop_reason = "tool_use" if plan.tool_name else "end_turn"
+        usage = {"input_tokens": input_tokens, "output_tokens": output_tokens,
+                 "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}
+
+        if not body.get("stream"):
+            return JSONResponse(
+                {"id": message_id, "type": "message", "role": "assistant", "model": bot["id"], "content": blocks,
+                 "stop_reason": stop_reason, "stop_sequence": None, "usage": usage}
+            )
+
+        def event(name: str, data: dict[str, Any]) -> bytes:
+            return f"event: {name}\ndata: {json.dumps(data)}\n\n".encode()
+
+        async def stream():
+            yield event("message_start", {"type": "message_start", "message": {
+                "id": message_id, "type": "message", "role": "assistant", "model": bot["id"], "content": [],
+                "stop_reason": None, "stop_sequence": None, "usage": dict(usage, output_tokens=1)}})
+            for index, block in enumerate(blocks):
+                if block["type"] == "thinking":
+                    yield event("content_block_start", {"type": "content_block_start", "index": index,
+                                                        "content_block": {"type": "thinking", "thinking": "", "signature": ""}})
+                    yield event("content_block_delta", {"type": "content_block_delta", "index": index,
+                                                        "delta": {"type": "thinking_delta", "thinking": block["thinking"]}})
+                    yield event("content_block_delta", {"type": "content_block_delta", "index": index,
+                                                        "delta": {"type": "signature_delta", "signature": block["signature"]}})
+                elif block["type"] == "text":
+                    yield event("content_block_start", {"type": "content_block_start", "index": index,
+                                                        "content_block": {"type": "text", "text": ""}})
+                    for piece in words_of(block["text"], state.chunks):
+                        if state.chunk_delay:
+                            await asyncio.sleep(state.chunk_delay)
+                        yield event("content_block_delta", {"type": "content_block_delta", "index": index,
+                                                            "delta": {"type": "text_delta", "text": piece}})
+                else:
+                    yield event("content_block_start", {"type": "content_block_start", "index": index,
+                                                        "content_block": dict(block, input={})})
+                    yield event("content_block_delta", {"type": "content_block_delta", "index": index,
+                                                        "delta": {"type": "input_json_delta",
+                                                                  "partial_json": json.dumps(block["input"])}})
+                yield event("content_block_stop", {"type": "content_block_stop", "index": index})
+            yield event("message_delta", {"type": "message_delta",
+                                          "delta": {"stop_reason": stop_reason, "stop_sequence": None},
+                                          "usage": {"output_tokens": output_tokens}})
+            yield event("message_stop", {"type": "message_stop"})
+
+        return StreamingResponse(stream(), media_type="text/event-stream")
+
+    # -- catalog and usage --
+
+    async def models(request: Request) -> Response:
+        await record(request, None)
+        created = 1_700_000_000_000
+        data = [dict(bot, object="model", created=created, description=f"{bot['id']} on Poe", permission=[],
+                     root=bot["id"], parent=None,
+                     architecture={"input_modalities": ["text"], "output_modalities": ["text"], "modality": "text->text"})
+                for bot in CATALOG]
+        return JSONResponse({"object": "list", "data": data})
+
+    async def current_balance(request: Request) -> Response:
+        await record(request, None)
+        if bearer_or_api_key(request) not in state.keys:
+            return poe_error(401, "Invalid API key")
+        return JSONResponse({"current_point_balance": state.balance})
+
+    async def points_history(request: Request) -> Response:
+        await record(request, None)
+        if bearer_or_api_key(request) not in state.keys:
+            return poe_error(401, "Invalid API key")
+        limit = min(int(request.query_params.get("limit", "20")), 100)
+        entries = list(reversed(state.spent))
+        after = request.query_params.get("starting_after")
+        if after:
+            ids = [e["query_id"] for e in entries]
+            entries = entries[ids.index(after) + 1 :] if after in ids else []
+        page = entries[:limit]
+        return JSONResponse({"has_more": len(entries) > limit, "length": len(page), "data": page})
+
+    # -- test control --
+
+    async def faults(request: Request) -> Response:
+        spec = await request.json()
+        state.faults.append(Fault(status=int(spec.get("status", 500)), count=int(spec.get("count", 1)),
+                                  message=spec.get("message", ""), retry_after=spec.get("retry_after"),
+                                  delay=float(spec.get("delay", 0.0))))
+        return JSONResponse({"queued": len(state.faults)})
+
+    async def requests_log(request: Request) -> Response:
+        if request.method == "DELETE":
+            state.requests.clear()
+            state.faults.clear()
+            return JSONResponse({"cleared": True})
+        return JSONResponse(list(state.requests))
+
+    async def unknown_v1(request: Request) -> Response:
+        await record(request, await read_json(request))
+        return poe_error(404, f"No route for {request.method} {request.url.path}")
+
+    return Starlette(
+        routes=[
+            Route("/v1/chat/completions", chat_completions, methods=["POST"]),
+            Route("/v1/messages", messages_endpoint, methods=["POST"]),
+            Route("/v1/models", models, methods=["GET"]),
+            Route("/usage/current_balance", current_balance, methods=["GET"]),
+            Route("/usage/points_history", points_history, methods=["GET"]),
+            Route("/_standin/faults", faults, methods=["POST"]),
+            Route("/_standin/requests", requests_log, methods=["GET", "DELETE"]),
+            Route("/v1/{rest:path}", unknown_v1, methods=["GET", "POST"]),
+        ]
+    )
+
+
+def main() -> None:
+    import uvicorn
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--key", action="append", help="an accepted Poe API key (repeatable)")
+    parser.add_argument("--chunks", type=int, default=8, help="text pieces per streamed answer")
+    parser.add_argument("--chunk-delay", type=float, default=0.0, help="seconds between streamed pieces")
+    args = parser.parse_args()
+    state = StandinState(keys=tuple(args.key or DEFAULT_KEYS), chunks=args.chunks, chunk_delay=args.chunk_delay)
+    uvicorn.run(create_app(state), host=args.host, port=args.port, log_level="warning", access_log=False)
+
+
+if __name__ == "__main__":
+    main()
