@@ -36,7 +36,7 @@ from claude_poe_tui.proxy.errors import (
 from claude_poe_tui.requestlog.record import RequestRecord
 from claude_poe_tui.requestlog.writer import RequestLogWriter
 
-STATUS_PATH = "/claude-poe-tui/status"
+from claude_poe_tui.proxy.probe import STATUS_PATH
 PUBLIC_PATHS = frozenset({"/health/liveliness", "/health/readiness", STATUS_PATH})
 MAX_BUFFERED_BODY = 4 * 1024 * 1024  # non-streamed bodies above this are not parsed for tokens
 MAX_ERROR_MESSAGE = 500
