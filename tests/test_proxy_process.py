@@ -1,0 +1,168 @@
+"""The proxy child's lifecycle: start, stop, restart, crash, a busy port, and never left behind."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from claude_poe_tui.config import load_config, resolve_secrets
+from claude_poe_tui.errors import PortInUseError
+from claude_poe_tui.paths import StatePaths
+from claude_poe_tui.proxy.process import ProxyProcess, ProxyState, StateChanged
+from conftest import MASTER_KEY, PoeStandin, free_port, start_proxy, write_config
+
+pytestmark = pytest.mark.proxy
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie (exited, not yet reaped by its parent) is gone for our purposes.
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().split()[2] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def wait_until(condition, timeout: float, message: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(message)
+        time.sleep(0.05)
+
+
+def ask(url: str, model: str = "claude-haiku-4-5-20251001") -> httpx.Response:
+    return httpx.post(
+        f"{url}/v1/messages",
+        json={"model": model, "max_tokens": 20, "messages": [{"role": "user", "content": "hi"}]},
+        headers={"x-api-key": MASTER_KEY, "anthropic-version": "2023-06-01"},
+        timeout=60,
+    )
+
+
+def test_busy_port_is_a_clear_error_naming_the_port(tmp_path: Path, poe: PoeStandin) -> None:
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        port = squatter.getsockname()[1]
+        config_path = write_config(tmp_path, poe_base_url=poe.base_url, port=port)
+        config = load_config(config_path)
+        process = ProxyProcess(config, resolve_secrets(config), StatePaths(tmp_path / "state"))
+        with pytest.raises(PortInUseError, match=f"port {port} on 127.0.0.1 is already in use"):
+            process.start()
+        assert process.state is ProxyState.STOPPED
+
+        result = subprocess.run(
+            [sys.executable, "-m", "claude_poe_tui", "serve", "--config", str(config_path)],
+            capture_output=True, text=True, timeout=60,
+        )
+    assert result.returncode != 0
+    assert f"port {port}" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_stop_ends_the_child_and_frees_the_port(tmp_path: Path, poe: PoeStandin) -> None:
+    running = start_proxy(tmp_path, poe)
+    events: list[StateChanged] = []
+    running.process.add_listener(lambda e: events.append(e) if isinstance(e, StateChanged) else None)
+    pid = running.process.pid
+    assert ask(running.url).status_code == 200
+    running.process.stop()
+    assert running.process.state is ProxyState.STOPPED
+    assert not pid_alive(pid)
+    assert [e.state for e in events] == [ProxyState.STOPPING, ProxyState.STOPPED]
+    with socket.socket() as sock:  # the port is free again
+        sock.bind(("127.0.0.1", running.process.config.proxy.port))
+
+
+def test_restart_keeps_the_port_so_clients_wait_instead_of_failing(tmp_path: Path, poe: PoeStandin) -> None:
+    running = start_proxy(tmp_path, poe)
+    try:
+        old_pid = running.process.pid
+        results: list[int] = []
+        restarting = threading.Thread(target=running.process.restart)
+        restarting.start()
+        wait_until(lambda: running.process.state is not ProxyState.RUNNING, 10, "restart did not begin")
+        # Sent while no child serves: queued on our listening socket, answered by the new child.
+        results.append(ask(running.url).status_code)
+        restarting.join(60)
+        running.process.wait_ready(60)
+        assert results == [200]
+        assert running.process.pid != old_pid and not pid_alive(old_pid)
+    finally:
+        running.process.stop()
+
+
+def test_a_crash_is_reported_with_the_last_output(tmp_path: Path, poe: PoeStandin) -> None:
+    running = start_proxy(tmp_path, poe)
+    try:
+        os.kill(running.process.pid, signal.SIGKILL)
+        wait_until(lambda: running.process.state is ProxyState.FAILED, 10, "the crash was not noticed")
+        assert "exited with code -9" in running.process.detail
+        assert running.process.output, "the proxy's output is kept for the user"
+        running.process.restart()
+        running.process.wait_ready(60)
+        assert ask(running.url).status_code == 200
+    finally:
+        running.process.stop()
+
+
+def test_no_proxy_left_behind_when_serve_is_killed(tmp_path: Path, poe: PoeStandin) -> None:
+    port = free_port()
+    config_path = write_config(tmp_path, poe_base_url=poe.base_url, port=port)
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "claude_poe_tui", "serve", "--config", str(config_path)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        for line in serve.stdout:
+            if "ready in" in line:
+                break
+        else:
+            pytest.fail("serve never became ready")
+        child_pid = httpx.get(f"http://127.0.0.1:{port}/claude-poe-tui/status").json()["pid"]
+        assert child_pid != serve.pid and pid_alive(child_pid)
+        serve.kill()  # SIGKILL: no chance to clean up
+        serve.wait(10)
+        wait_until(lambda: not pid_alive(child_pid), 15, "the proxy child outlived its parent")
+    finally:
+        serve.kill()
+
+
+def test_ctrl_c_stops_serve_gracefully(tmp_path: Path, poe: PoeStandin) -> None:
+    port = free_port()
+    config_path = write_config(tmp_path, poe_base_url=poe.base_url, port=port)
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "claude_poe_tui", "serve", "--config", str(config_path)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    lines = []
+    for line in serve.stdout:
+        lines.append(line)
+        if "ready in" in line:
+            break
+    child_pid = httpx.get(f"http://127.0.0.1:{port}/claude-poe-tui/status").json()["pid"]
+    serve.send_signal(signal.SIGINT)
+    rest, _ = serve.communicate(timeout=30)
+    assert serve.returncode == 0
+    assert "stopping the proxy" in rest
+    assert not pid_alive(child_pid)
+    assert MASTER_KEY not in "".join(lines) + rest
+
+
+def test_output_never_shows_a_key(tmp_path: Path, poe: PoeStandin) -> None:
+    config = load_config(write_config(tmp_path, poe_base_url=poe.base_url))
+    process = ProxyProcess(config, resolve_secrets(config), StatePaths(tmp_path / "state"))
+    assert process._redact(f"error: key {MASTER_KEY} rejected") == "error: key *** rejected"
