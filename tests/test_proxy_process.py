@@ -166,3 +166,51 @@ def test_output_never_shows_a_key(tmp_path: Path, poe: PoeStandin) -> None:
     config = load_config(write_config(tmp_path, poe_base_url=poe.base_url))
     process = ProxyProcess(config, resolve_secrets(config), StatePaths(tmp_path / "state"))
     assert process._redact(f"error: key {MASTER_KEY} rejected") == "error: key *** rejected"
+
+
+def test_mapping_changes_apply_without_a_restart(tmp_path: Path, poe: PoeStandin) -> None:
+    from claude_poe_tui.config.edit import ConfigEditor
+    from claude_poe_tui.config.model import ModelMapping
+
+    running = start_proxy(tmp_path, poe)
+    try:
+        pid = running.process.pid
+        assert ask(running.url, "brand-new-name").status_code == 404
+        editor = ConfigEditor.open(running.config_path)
+        editor.add_model(ModelMapping("brand-new-name", "Gemini-2.5-Pro"))
+        editor.delete_model(0)  # claude-sonnet-4-5-20250929
+        config = editor.save()
+        assert running.process.apply(config, resolve_secrets(config)) == "reloaded"
+        assert running.process.pid == pid
+        answer = ask(running.url, "brand-new-name")
+        assert answer.status_code == 200 and answer.json()["content"][0]["text"] == "Hello from Gemini-2.5-Pro."
+        gone = ask(running.url, "claude-sonnet-4-5-20250929")
+        assert gone.status_code == 404 and "brand-new-name" in gone.json()["error"]["message"]
+        assert (running.process.run_dir / "control.token").stat().st_mode & 0o777 == 0o600
+    finally:
+        running.process.stop()
+
+
+def test_reload_needs_the_control_token_not_the_master_key(proxy) -> None:
+    response = httpx.post(
+        f"{proxy.url}/claude-poe-tui/reload",
+        json={"litellm": {"model_list": []}, "gateway": {"models": []}},
+        headers={"x-api-key": MASTER_KEY, "x-claude-poe-tui-control": MASTER_KEY},
+    )
+    assert response.status_code == 403
+    assert ask(proxy.url).status_code == 200  # nothing changed
+
+
+def test_key_changes_restart_the_proxy(tmp_path: Path, poe: PoeStandin) -> None:
+    running = start_proxy(tmp_path, poe)
+    try:
+        pid = running.process.pid
+        env_file = running.config_path.parent / ".env"
+        env_file.write_text(env_file.read_text().replace(MASTER_KEY, "sk-rotated-master-key-123456"))
+        config = load_config(running.config_path)
+        assert running.process.apply(config, resolve_secrets(config)) == "restarted"
+        running.process.wait_ready(60)
+        assert running.process.pid != pid
+        assert ask(running.url).status_code == 401  # the old key no longer works
+    finally:
+        running.process.stop()

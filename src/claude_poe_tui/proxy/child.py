@@ -91,7 +91,16 @@ def main(argv: list[str] | None = None) -> int:
             max_bytes=settings.request_log["max_bytes"],
             backups=settings.request_log["backups"],
         ).start()
-    app = Gateway(litellm_app, settings, writer)
+    from claude_poe_tui.proxy.probe import CONTROL_TOKEN_ENV
+    from claude_poe_tui.proxy.reload import apply_litellm_models
+
+    app = Gateway(
+        litellm_app,
+        settings,
+        writer,
+        control_token=os.environ.pop(CONTROL_TOKEN_ENV, ""),
+        reload_models=apply_litellm_models,
+    )
     print(f"claude-poe-tui: LiteLLM loaded in {time.perf_counter() - started:.1f} s", flush=True)
 
     class ReportingServer(uvicorn.Server):

@@ -22,6 +22,7 @@ import json
 import os
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,7 +37,8 @@ from claude_poe_tui.proxy.errors import (
 from claude_poe_tui.requestlog.record import RequestRecord
 from claude_poe_tui.requestlog.writer import RequestLogWriter
 
-from claude_poe_tui.proxy.probe import STATUS_PATH
+from claude_poe_tui.proxy.probe import CONTROL_HEADER, RELOAD_PATH, STATUS_PATH
+
 PUBLIC_PATHS = frozenset({"/health/liveliness", "/health/readiness", STATUS_PATH})
 MAX_BUFFERED_BODY = 4 * 1024 * 1024  # non-streamed bodies above this are not parsed for tokens
 MAX_ERROR_MESSAGE = 500
@@ -210,11 +212,23 @@ class _UsageScanner:
 class Gateway:
     """The ASGI app the child serves: ours in front, LiteLLM's behind."""
 
-    def __init__(self, app: Any, settings: GatewaySettings, log_writer: RequestLogWriter | None = None):
+    def __init__(
+        self,
+        app: Any,
+        settings: GatewaySettings,
+        log_writer: RequestLogWriter | None = None,
+        *,
+        control_token: str = "",
+        reload_models: Callable[[dict[str, Any]], None] | None = None,
+    ):
         self.app = app
         self.settings = settings
         self.log_writer = log_writer
         self._master_key = settings.master_key.encode("utf-8")
+        # Reloading changes where requests (and the Poe key) go, so it takes the control token the
+        # parent generated (in a 0600 file in the run folder), not the master key clients hold.
+        self._control_token = control_token.encode("utf-8")
+        self._reload_models = reload_models
         ACTIVE["gateway"] = self
 
     # -- routing --
@@ -247,6 +261,9 @@ class Gateway:
             await _drain(receive)
             await _send_json(send, 200, b'{"status":"ok"}')
             return
+        if path == RELOAD_PATH and method == "POST":
+            await self._reload(scope, receive, send)
+            return
         if path == "/api/event_logging/batch":
             # Claude Code's telemetry: accepted and dropped, so it neither errors nor retries.
             await _drain(receive)
@@ -278,6 +295,32 @@ class Gateway:
         return supplied is not None and hmac.compare_digest(supplied.encode("utf-8"), self._master_key)
 
     # -- answers of our own --
+
+    async def _reload(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        """Swap in a new model list: ``{"litellm": <compiled config>, "gateway": <settings>}``."""
+        chunks = []
+        while True:
+            message = await receive()
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body"):
+                break
+        token = (_header(scope, CONTROL_HEADER) or "").encode("utf-8")
+        if not self._control_token or not hmac.compare_digest(token, self._control_token):
+            await _send_json(send, 403, b'{"error": "reloading needs the control token"}')
+            return
+        if self._reload_models is None:
+            await _send_json(send, 501, b'{"error": "reloading is not available"}')
+            return
+        try:
+            payload = json.loads(b"".join(chunks))
+            self._reload_models(payload["litellm"])
+            fresh = GatewaySettings.from_json(payload["gateway"], self.settings.master_key)
+        except Exception as exc:  # the old list stays in place; the caller hears why
+            await _send_json(send, 400, json.dumps({"error": f"{type(exc).__name__}: {exc}"}).encode())
+            return
+        self.settings.models = fresh.models
+        self.settings.request_timeout = fresh.request_timeout
+        await _send_json(send, 200, json.dumps({"models": sorted(self.settings.models)}).encode())
 
     def status(self) -> dict[str, Any]:
         return {

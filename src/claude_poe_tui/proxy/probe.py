@@ -7,9 +7,13 @@ Used by the dashboard (attach to a running ``serve`` instead of starting a secon
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 STATUS_PATH = "/claude-poe-tui/status"  # answered by proxy/gateway.py without a key
+RELOAD_PATH = "/claude-poe-tui/reload"  # a new model list, applied without a restart
+CONTROL_HEADER = b"x-claude-poe-tui-control"  # carries the control token for RELOAD_PATH
+CONTROL_TOKEN_ENV = "CLAUDE_POE_TUI_CONTROL_TOKEN"
 
 
 @dataclass(frozen=True)
@@ -42,3 +46,38 @@ def probe_proxy(base_url: str, timeout: float = 1.0) -> ProxyProbe:
         body = {}
     ours = isinstance(body, dict) and body.get("product") == "claude-poe-tui"
     return ProxyProbe(url, answering=True, ours=ours, status=body if ours else {})
+
+
+def control_token_path(run_dir: Path) -> Path:
+    return run_dir / "control.token"
+
+
+def read_control_token(run_dir: Path) -> str | None:
+    try:
+        return control_token_path(run_dir).read_text(encoding="utf-8").strip() or None
+    except OSError:
+        return None
+
+
+def send_reload(base_url: str, token: str, litellm_config: dict[str, Any], gateway: dict[str, Any]) -> list[str]:
+    """Give a running proxy of ours a new model list; returns the model names it now serves."""
+    import httpx
+
+    from claude_poe_tui.errors import UserError
+
+    try:
+        response = httpx.post(
+            base_url.rstrip("/") + RELOAD_PATH,
+            json={"litellm": litellm_config, "gateway": gateway},
+            headers={CONTROL_HEADER.decode(): token},
+            timeout=10.0,
+        )
+    except httpx.HTTPError as exc:
+        raise UserError(f"could not reach the proxy at {base_url} to apply the change: {exc}") from None
+    if response.status_code != 200:
+        try:
+            reason = response.json().get("error", response.text)
+        except ValueError:
+            reason = response.text
+        raise UserError(f"the proxy refused the new model list ({response.status_code}): {reason}")
+    return list(response.json().get("models", []))

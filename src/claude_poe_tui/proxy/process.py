@@ -17,6 +17,7 @@ import enum
 import ipaddress
 import json
 import os
+import secrets as token_source
 import signal
 import socket
 import subprocess
@@ -34,6 +35,7 @@ from claude_poe_tui.config.model import Config
 from claude_poe_tui.errors import PortInUseError, UserError
 from claude_poe_tui.paths import StatePaths
 from claude_poe_tui.proxy.child import READY_LINE
+from claude_poe_tui.proxy.probe import CONTROL_TOKEN_ENV, control_token_path, send_reload
 
 OUTPUT_LINES_KEPT = 1000
 STOP_GRACE_SECONDS = 8.0
@@ -114,6 +116,7 @@ class ProxyProcess:
         self._process: subprocess.Popen[bytes] | None = None
         self._reader: threading.Thread | None = None
         self._stopping = False
+        self._control_token = ""
 
     # -- observing --
 
@@ -155,12 +158,11 @@ class ProxyProcess:
 
     # -- files the child reads --
 
-    def write_compiled(self) -> tuple[Path, Path]:
-        run_dir = self.state_paths.run_dir(self.config.proxy.port)
-        run_dir.mkdir(parents=True, exist_ok=True)
-        os.chmod(run_dir, 0o700)
-        litellm_path = run_dir / "litellm.yaml"
-        gateway_path = run_dir / "gateway.json"
+    @property
+    def run_dir(self) -> Path:
+        return self.state_paths.run_dir(self.config.proxy.port)
+
+    def gateway_settings(self) -> dict:
         gateway = compile_gateway_settings(self.config, str(self.request_log_path))
         gateway.update(
             poe_key_origin=f"[poe] api_key, from {self.secrets.poe_api_key_origin}",
@@ -168,8 +170,17 @@ class ProxyProcess:
             request_timeout=self.config.proxy.request_timeout,
             config_path=str(self.config.path),
         )
+        return gateway
+
+    def write_compiled(self) -> tuple[Path, Path]:
+        """The files the child reads: LiteLLM's config and ours. They name keys, never hold them."""
+        run_dir = self.run_dir
+        run_dir.mkdir(parents=True, exist_ok=True)
+        os.chmod(run_dir, 0o700)
+        litellm_path = run_dir / "litellm.yaml"
+        gateway_path = run_dir / "gateway.json"
         atomic_write_text(litellm_path, render_yaml(compile_litellm_config(self.config)), mode=0o600)
-        atomic_write_text(gateway_path, json.dumps(gateway, indent=2) + "\n", mode=0o600)
+        atomic_write_text(gateway_path, json.dumps(self.gateway_settings(), indent=2) + "\n", mode=0o600)
         return litellm_path, gateway_path
 
     def child_environment(self) -> dict[str, str]:
@@ -177,6 +188,7 @@ class ProxyProcess:
         names = secret_env_names(self.config)
         env[names.poe_api_key] = self.secrets.poe_api_key
         env[names.master_key] = self.secrets.master_key
+        env[CONTROL_TOKEN_ENV] = self._control_token
         env["PYTHONUNBUFFERED"] = "1"
         env["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
         return env
@@ -191,6 +203,10 @@ class ProxyProcess:
             if self._socket is None:
                 self._socket = bind_listener(self.config.proxy.host, self.config.proxy.port)
             litellm_path, gateway_path = self.write_compiled()
+            # A fresh token per child, readable by this user only, so `claude-poe-tui` attached
+            # to a `serve` can apply mapping changes too.
+            self._control_token = token_source.token_urlsafe(32)
+            atomic_write_text(control_token_path(self.run_dir), self._control_token + "\n", mode=0o600)
             self._ready.clear()
             self._stopping = False
             self.output.clear()
@@ -289,6 +305,29 @@ class ProxyProcess:
                 self._socket = None
             if self.state is not ProxyState.STOPPED:
                 self._set_state(ProxyState.STOPPED, "stopped")
+
+    def needs_restart_for(self, config: Config, secrets: Secrets) -> bool:
+        """Whether ``config`` changes what only a new child can take: keys, socket, request log."""
+        def fixed(c: Config) -> tuple:
+            return (c.proxy.host, c.proxy.port, c.log, secret_env_names(c))
+
+        return fixed(config) != fixed(self.config) or secrets != self.secrets
+
+    def apply(self, config: Config, secrets: Secrets) -> str:
+        """Make the running proxy serve ``config``: hot for mapping changes, else a restart.
+
+        Returns ``"reloaded"``, ``"restarted"`` or ``"saved"`` (the proxy is not running).
+        """
+        if self.state is not ProxyState.RUNNING:
+            self.config, self.secrets = config, secrets
+            return "saved"
+        if self.needs_restart_for(config, secrets):
+            self.restart(config, secrets)
+            return "restarted"
+        self.config = config
+        self.write_compiled()
+        send_reload(self.url, self._control_token, compile_litellm_config(config), self.gateway_settings())
+        return "reloaded"
 
     def restart(self, config: Config | None = None, secrets: Secrets | None = None) -> None:
         """Stop and start again, keeping the port open so clients wait instead of failing."""
