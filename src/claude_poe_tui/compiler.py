@@ -88,6 +88,8 @@ def compile_gateway_settings(config: Config, request_log_path: str | None) -> di
             {"name": m.name, "poe_model": m.poe_model, "route": m.effective_route.value} for m in config.models
         ],
         "master_key_env": secret_env_names(config).master_key,
+        "request_timeout": config.proxy.request_timeout,
+        "config_path": str(config.path),
         "request_log": None
         if not config.log.enabled or request_log_path is None
         else {

@@ -232,12 +232,9 @@ class _Reader:
                     self.check_known_keys(table, [f.name for f in dataclasses.fields(ModelMapping)], where)
                     self.fail(where, f"[[models]] entry {index + 1} has no '{required}'")
             mapping: ModelMapping = self.section(ModelMapping, table, where)
-            for key in ("name", "poe_model"):
-                value = getattr(mapping, key)
-                if not value.strip() or any(ch.isspace() for ch in value):
-                    self.fail((*where, key), f"must be a non-empty name without spaces, not {value!r}")
-            if mapping.name in seen:
-                self.fail((*where, "name"), f"'{mapping.name}' is already mapped by [[models]] entry {seen[mapping.name] + 1}")
+            problem = mapping_problem(mapping.name, mapping.poe_model, seen)
+            if problem is not None:
+                self.fail((*where, problem[0]), problem[1])
             seen[mapping.name] = index
             mappings.append(mapping)
         return tuple(mappings)
@@ -251,6 +248,19 @@ class _Reader:
             if chosen and chosen not in names:
                 self.fail((*where, slot.name), f"'{chosen}' is not a mapped model name{_suggest(chosen, names)}")
         return settings
+
+
+def mapping_problem(name: str, poe_model: str, taken: Mapping[str, int]) -> tuple[str, str] | None:
+    """What is wrong with a mapping, as ``(field, reason)``; ``taken`` maps used names to entries.
+
+    Shared by the loader and the dashboard's mapping editor, so both refuse the same things.
+    """
+    for key, value in (("name", name), ("poe_model", poe_model)):
+        if not value.strip() or any(ch.isspace() for ch in value):
+            return key, f"must be a non-empty name without spaces, not {value!r}"
+    if name in taken:
+        return "name", f"'{name}' is already mapped by [[models]] entry {taken[name] + 1}"
+    return None
 
 
 def _type_name(value: Any) -> str:

@@ -167,8 +167,6 @@ class ProxyProcess:
         gateway.update(
             poe_key_origin=f"[poe] api_key, from {self.secrets.poe_api_key_origin}",
             master_key_origin=f"[proxy] master_key, from {self.secrets.master_key_origin}",
-            request_timeout=self.config.proxy.request_timeout,
-            config_path=str(self.config.path),
         )
         return gateway
 
