@@ -16,6 +16,9 @@ The replies are scripted so tests can drive real clients through it:
   arguments, when the request offers a tool of that name.
 * After a tool result it answers ``Tool result received: <first 80 characters of the result>``.
 * Otherwise it answers ``Hello from <bot>.`` (streamed word by word when asked to stream).
+* On chat completions, a bot given one of its own reasoning parameters (``thinking_budget``,
+  ``reasoning_effort``: top-level body fields, per its catalog entry) also returns
+  ``reasoning_content``: ``Reasoning with thinking_budget=31999.``
 
 Test control, not part of Poe's API:
 
@@ -310,9 +313,15 @@ def create_app(state: StandinState) -> Starlette:
                 "function": {"name": plan.tool_name, "arguments": json.dumps(plan.tool_args)},
             }
         finish = "tool_calls" if tool_call else "stop"
+        # A bot thinks when it gets its own reasoning parameter (top-level, as Poe reads bot
+        # parameters), and says with what; anything else (e.g. `thinking`) it ignores.
+        honoured = [f"{p['name']}={body[p['name']]}" for p in bot.get("parameters") or [] if p["name"] in body]
+        reasoning = f"Reasoning with {', '.join(honoured)}." if honoured else None
 
         if not body.get("stream"):
             message: dict[str, Any] = {"role": "assistant", "content": plan.text}
+            if reasoning:
+                message["reasoning_content"] = reasoning
             if tool_call:
                 message["tool_calls"] = [{k: v for k, v in tool_call.items() if k != "index"}]
             return JSONResponse(
@@ -340,6 +349,8 @@ def create_app(state: StandinState) -> Starlette:
 
         async def stream():
             yield chunk({"role": "assistant", "content": ""})
+            if reasoning:
+                yield chunk({"reasoning_content": reasoning})
             if plan.text is not None:
                 for piece in words_of(plan.text, state.chunks):
                     if state.chunk_delay:

@@ -21,7 +21,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from claude_poe_tui.config.model import Config, Route
+from claude_poe_tui.config.model import Config, ModelMapping, Route, Thinking
+from claude_poe_tui.poe.catalog import Catalog
 from claude_poe_tui.secrets import reference_name
 
 HOOKS_CALLBACK = "claude_poe_tui.proxy.hooks.gateway_hooks"
@@ -81,11 +82,40 @@ def compile_litellm_config(config: Config) -> dict[str, Any]:
     }
 
 
-def compile_gateway_settings(config: Config, request_log_path: str | None) -> dict[str, Any]:
-    """What our own layer in the proxy child needs: the mapping table and the request log. Pure."""
+def thinking_spec(mapping: ModelMapping, catalog: Catalog | None) -> dict[str, Any] | None:
+    """How the proxy passes Claude Code's thinking to this mapping's bot.
+
+    ``{"mode": "off"}`` drops it; a bot on the chat route that Poe's catalog says can reason gets
+    its own parameter (``{"parameter": "thinking_budget", "min_budget": .., "max_budget": ..}`` or
+    ``reasoning_effort``); otherwise ``None``: the messages route forwards it untouched, and
+    LiteLLM drops it on the chat route.
+    """
+    if mapping.thinking is Thinking.OFF:
+        return {"mode": "off"}
+    if mapping.effective_route is not Route.CHAT or catalog is None:
+        return None
+    bot = catalog.get(mapping.poe_model)
+    if bot is None or bot.reasoning is None:
+        return None
+    return {"mode": "auto", **bot.reasoning.to_json()}
+
+
+def compile_gateway_settings(
+    config: Config, request_log_path: str | None, catalog: Catalog | None = None
+) -> dict[str, Any]:
+    """What our own layer in the proxy child needs: the mapping table and the request log. Pure.
+
+    ``catalog`` (Poe's bot catalog, from the cache) tells which bots take a thinking parameter.
+    """
     return {
         "models": [
-            {"name": m.name, "poe_model": m.poe_model, "route": m.effective_route.value} for m in config.models
+            {
+                "name": m.name,
+                "poe_model": m.poe_model,
+                "route": m.effective_route.value,
+                "thinking": thinking_spec(m, catalog),
+            }
+            for m in config.models
         ],
         "master_key_env": secret_env_names(config).master_key,
         "request_timeout": config.proxy.request_timeout,

@@ -25,6 +25,13 @@ class Route(str, Enum):
     CHAT = "chat"  # Poe's OpenAI-compatible /v1/chat/completions, translated by LiteLLM
 
 
+class Thinking(str, Enum):
+    """Whether Claude Code's thinking request reaches the bot."""
+
+    AUTO = "auto"  # as the bot understands it: untouched on messages, the bot's own parameter on chat
+    OFF = "off"  # never: the request's thinking is dropped
+
+
 def is_claude_bot(poe_model: str) -> bool:
     """Claude bots are the ones Poe serves on its Anthropic-compatible endpoint."""
     return poe_model.lower().startswith("claude")
@@ -38,6 +45,9 @@ class ModelMapping:
     """The Poe bot that answers it, e.g. ``Claude-Sonnet-4.5`` or ``GPT-5``."""
     route: Route = Route.AUTO
     """``auto`` picks ``messages`` for Claude bots and ``chat`` for every other bot."""
+    thinking: Thinking = Thinking.AUTO
+    """``auto``: on the chat route, Claude Code's thinking becomes the bot's ``thinking_budget`` or
+    ``reasoning_effort`` (per Poe's catalog); ``off``: the bot is never asked to think."""
 
     @property
     def effective_route(self) -> Route:

@@ -49,6 +49,8 @@ class MappingInfo:
     name: str
     poe_model: str
     route: str
+    thinking: dict[str, Any] | None = None
+    """How Claude Code's thinking reaches the bot (compiler.thinking_spec); applied in hooks.py."""
 
 
 @dataclass
@@ -64,7 +66,10 @@ class GatewaySettings:
 
     @classmethod
     def from_json(cls, data: dict[str, Any], master_key: str) -> GatewaySettings:
-        models = {m["name"]: MappingInfo(m["name"], m["poe_model"], m["route"]) for m in data.get("models", [])}
+        models = {
+            m["name"]: MappingInfo(m["name"], m["poe_model"], m["route"], m.get("thinking"))
+            for m in data.get("models", [])
+        }
         return cls(
             models=models,
             master_key=master_key,

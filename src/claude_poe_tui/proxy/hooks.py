@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import HTTPException
 from litellm.integrations.custom_logger import CustomLogger
 
+from claude_poe_tui.poe.thinking import bot_thinking_params
 from claude_poe_tui.proxy.gateway import ACTIVE, current_request
 
 
@@ -30,6 +31,30 @@ def _response_headers(exception: Exception) -> dict[str, str]:
     return {}
 
 
+def apply_thinking(data: dict, spec: dict[str, Any], route: str) -> None:
+    """Claude Code's ``thinking`` as the bot takes it (see compiler.thinking_spec).
+
+    On the chat route LiteLLM would turn ``thinking`` (and ``output_config.effort``) into a
+    top-level ``reasoning_effort`` of its own choosing, or drop it. Instead the bot's own parameter
+    goes in ``extra_body``, which LiteLLM merges into the JSON body Poe receives. ``off`` drops
+    the request's thinking on either route.
+    """
+    thinking = data.pop("thinking", None)
+    output_config = data.get("output_config")
+    if route == "chat" and isinstance(output_config, dict) and "effort" in output_config:
+        rest = {k: v for k, v in output_config.items() if k != "effort"}
+        if rest:
+            data["output_config"] = rest
+        else:
+            data.pop("output_config")
+    if spec.get("mode") == "off":
+        return
+    params = bot_thinking_params(thinking, output_config, spec)
+    if params:
+        extra = data.get("extra_body")
+        data["extra_body"] = {**(extra if isinstance(extra, dict) else {}), **params}
+
+
 class GatewayHooks(CustomLogger):
     async def async_pre_call_hook(self, user_api_key_dict: Any, cache: Any, data: dict, call_type: Any) -> Any:
         info = current_request.get()
@@ -42,6 +67,10 @@ class GatewayHooks(CustomLogger):
             if info is not None:
                 info.unknown_model = True
             raise HTTPException(status_code=404, detail=gateway.settings.unknown_model_message(model))
+        if gateway is not None and isinstance(model, str) and "thinking" in data:
+            mapping = gateway.settings.models.get(model)
+            if mapping is not None and mapping.thinking:
+                apply_thinking(data, mapping.thinking, mapping.route)
         return data
 
     async def async_post_call_failure_hook(

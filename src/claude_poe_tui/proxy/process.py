@@ -34,6 +34,7 @@ from claude_poe_tui.config.load import Secrets
 from claude_poe_tui.config.model import Config
 from claude_poe_tui.errors import PortInUseError, UserError
 from claude_poe_tui.paths import StatePaths
+from claude_poe_tui.poe.catalog import load_cache
 from claude_poe_tui.proxy.child import READY_LINE
 from claude_poe_tui.proxy.probe import CONTROL_TOKEN_ENV, control_token_path, send_reload
 
@@ -163,7 +164,10 @@ class ProxyProcess:
         return self.state_paths.run_dir(self.config.proxy.port)
 
     def gateway_settings(self) -> dict:
-        gateway = compile_gateway_settings(self.config, str(self.request_log_path))
+        # Poe's catalog (cached by `init`, `models`, `doctor`, the dashboard) says which bots take
+        # a thinking parameter; without a cache the proxy simply does not pass thinking to them.
+        catalog = load_cache(self.state_paths.catalog_cache)
+        gateway = compile_gateway_settings(self.config, str(self.request_log_path), catalog)
         gateway.update(
             poe_key_origin=f"[poe] api_key, from {self.secrets.poe_api_key_origin}",
             master_key_origin=f"[proxy] master_key, from {self.secrets.master_key_origin}",

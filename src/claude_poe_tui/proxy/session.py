@@ -19,6 +19,7 @@ from claude_poe_tui.config.load import Secrets
 from claude_poe_tui.config.model import Config
 from claude_poe_tui.errors import UserError
 from claude_poe_tui.paths import StatePaths
+from claude_poe_tui.poe.catalog import load_cache
 from claude_poe_tui.proxy.probe import ProxyProbe, probe_proxy, read_control_token, send_reload
 from claude_poe_tui.proxy.process import (
     Listener,
@@ -161,7 +162,7 @@ class ProxySession:
             if token is None:
                 return "saved; the running serve could not be told (no control token): restart it"
             probe = self.attached
-            gateway = compile_gateway_settings(config, request_log_path=None)
+            gateway = compile_gateway_settings(config, None, load_cache(self.state_paths.catalog_cache))
             send_reload(self.url, token, compile_litellm_config(config), gateway)
             return f"applied to the running serve (pid {probe.pid if probe else '?'})"
         if self.process is None or secrets is None:
