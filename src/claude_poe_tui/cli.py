@@ -16,6 +16,13 @@ from claude_poe_tui.errors import UserError
 
 # command -> (module under claude_poe_tui.commands, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
+    "init": ("init", "first-run setup: Poe key (checked), master key, config and .env"),
+    "claude": ("claude", "run Claude Code on Poe (starts the proxy if needed); arguments go to Claude Code"),
+    "env": ("env", "lines that point Claude Code at the proxy, to eval"),
+    "claude-settings": ("claude_settings", "point Claude Code at the proxy in its settings file"),
+    "doctor": ("doctor", "check config, keys, Poe, bots, proxy and Claude Code, with fixes"),
+    "models": ("models", "Poe's bots: context window, pricing, reasoning support"),
+    "balance": ("balance", "Poe points left and points spent per bot"),
     "serve": ("serve", "run the proxy in the foreground until Ctrl-C"),
     "compile": ("compile", "print the LiteLLM config compiled from the TOML config"),
     "locate": ("locate", "where the config, the state and the logs live"),

@@ -1,0 +1,1 @@
+"""Pointing Claude Code at our proxy: its variables, its settings files, its binary."""

@@ -1,0 +1,219 @@
+"""``claude-poe-tui init``: first-run setup, from nothing to a config, keys and a checked Poe key.
+
+1. The Poe API key: ``--poe-key``, else ``$POE_API_KEY``, else the one already in the ``.env``,
+   else asked for (hidden input). Poe checks it (``/usage/current_balance``) unless ``--no-check``.
+2. A master key for the proxy, generated once (an existing one is kept).
+3. The config, from the commented template (the repo's ``config.example.toml``), with mappings for
+   the model names Claude Code asks for, on the Claude bots Poe has.
+4. Both keys into the ``.env`` beside the config (mode 0600); the config only names them.
+
+Nothing that exists is replaced without asking (or ``--force`` when there is no one to ask), and
+nothing is written before the key is checked.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+from importlib import resources
+from pathlib import Path
+
+TEMPLATE_NAME = "config.example.toml"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--poe-key", metavar="KEY", help="the Poe API key (default: $POE_API_KEY, else asked for)")
+    parser.add_argument("--port", type=int, metavar="PORT", help="the proxy's port (default 4000)")
+    parser.add_argument("--yes", "-y", action="store_true", help="ask nothing: take the defaults (for scripts)")
+    parser.add_argument("--force", action="store_true", help="replace an existing config or Poe key without asking")
+    parser.add_argument("--no-check", action="store_true", help="do not ask Poe to check the key (offline)")
+    parser.add_argument(
+        "--poe-base-url", metavar="URL", help="Poe's API base URL, written to [poe] base_url (default https://api.poe.com/v1)"
+    )
+
+
+def template_text() -> str:
+    """The commented config template shipped in the package (identical to config.example.toml)."""
+    return resources.files("claude_poe_tui").joinpath(TEMPLATE_NAME).read_text(encoding="utf-8")
+
+
+# Prompts, one place (the tests drive them).
+def _interactive(args: argparse.Namespace) -> bool:
+    return not args.yes and sys.stdin.isatty()
+
+
+def _ask_yes_no(question: str, default: bool = False) -> bool:
+    hint = "[Y/n]" if default else "[y/N]"
+    answer = input(f"{question} {hint} ").strip().lower()
+    return default if not answer else answer in ("y", "yes")
+
+
+def _ask_secret(prompt: str) -> str:
+    return getpass.getpass(prompt)
+
+
+def _say(message: str = "") -> None:
+    print(message, flush=True)
+
+
+def render_config(port: int, base_url: str | None, mappings) -> str:
+    """The template with this port, Poe URL and mappings; comments and layout kept."""
+    import tomlkit
+
+    doc = tomlkit.parse(template_text())
+    doc["proxy"]["port"] = port  # type: ignore[index]
+    if base_url:
+        doc["poe"]["base_url"] = base_url  # type: ignore[index]
+    tables = doc["models"]
+    for table, mapping in zip(tables, mappings, strict=True):  # type: ignore[arg-type]
+        table["name"] = mapping.name
+        table["poe_model"] = mapping.poe_model
+    return tomlkit.dumps(doc)
+
+
+def run(args: argparse.Namespace) -> int:
+    from claude_poe_tui.atomic import atomic_write_text
+    from claude_poe_tui.claude_code.defaults import default_mappings
+    from claude_poe_tui.config import load_config, parse_config
+    from claude_poe_tui.config.model import DEFAULT_POE_BASE_URL, DEFAULT_PORT
+    from claude_poe_tui.errors import UserError
+    from claude_poe_tui.keys import KeyKind, describe_key, generate_master_key, mask, store_key
+    from claude_poe_tui.paths import StatePaths, locate_config
+    from claude_poe_tui.poe.client import PoeAuthError, PoeClient, PoeError
+    from claude_poe_tui.poe.catalog import save_cache
+    from claude_poe_tui.secrets import read_dotenv, reference_name
+
+    location = locate_config(getattr(args, "config", None))
+    path = location.path
+    interactive = _interactive(args)
+    if args.port is not None and not 1 <= args.port <= 65535:
+        raise UserError(f"--port must be between 1 and 65535, not {args.port}")
+
+    # -- the config: fresh, or the one already there --
+    write_config = True
+    existing = None
+    if path.exists():
+        if args.force:
+            _say(f"{path} exists: replacing it (--force); the keys in its .env are kept")
+        elif interactive:
+            write_config = _ask_yes_no(f"{path} exists. Replace it with a fresh config? (keys in .env are kept)")
+        else:
+            raise UserError(
+                f"{path} already exists; pass --force to replace it (the keys in {path.parent / '.env'} "
+                "are kept), or run `claude-poe-tui doctor` to check it"
+            )
+        if not write_config:
+            existing = load_config(path)
+            if args.port is not None and args.port != existing.proxy.port:
+                raise UserError(f"--port {args.port} differs from the kept config's port {existing.proxy.port}; "
+                                "edit [proxy] port there, or replace the config")
+    base_url = (args.poe_base_url or (existing.poe.base_url if existing else DEFAULT_POE_BASE_URL)).rstrip("/")
+    port = existing.proxy.port if existing else (args.port or DEFAULT_PORT)
+    poe_name = reference_name(existing.poe.api_key) if existing else "POE_API_KEY"
+    master_name = reference_name(existing.proxy.master_key) if existing else "LITELLM_MASTER_KEY"
+    dotenv_path = path.parent / ".env"
+    in_dotenv = read_dotenv(dotenv_path)
+
+    # -- the Poe key --
+    poe_key: str | None = None
+    replace_poe_key = False
+    if poe_name is None:
+        _say(f"[poe] api_key is written literally in {path}: kept as it is")
+    else:
+        stored = in_dotenv.get(poe_name)
+        given = (args.poe_key or "").strip() or os.environ.get(poe_name, "").strip() or None
+        origin = "--poe-key" if args.poe_key else f"${poe_name}"
+        if given and stored and given != stored:
+            if args.force:
+                replace_poe_key = True
+            elif interactive:
+                replace_poe_key = _ask_yes_no(
+                    f"{dotenv_path} already holds a Poe key ({mask(stored)}). Replace it with {mask(given)} ({origin})?"
+                )
+            else:
+                raise UserError(
+                    f"{dotenv_path} already holds a different {poe_name} ({mask(stored)}); pass --force to "
+                    f"replace it with the one from {origin}"
+                )
+            poe_key = given if replace_poe_key else stored
+            origin = origin if replace_poe_key else str(dotenv_path)
+        elif given:
+            poe_key = given
+            replace_poe_key = given != stored
+        elif stored:
+            poe_key, origin = stored, str(dotenv_path)
+            _say(f"Using the Poe key already in {dotenv_path} ({mask(stored)})")
+        elif interactive:
+            _say("Your Poe API key is at https://poe.com/api_key (the input stays hidden).")
+            poe_key = _ask_secret("Poe API key: ").strip()
+            origin = "what you typed"
+            replace_poe_key = True
+        if not poe_key:
+            raise UserError(
+                f"no Poe API key: pass --poe-key KEY or set {poe_name} (get one at https://poe.com/api_key)"
+            )
+
+    # -- ask Poe: the key, and the bots it has --
+    catalog = None
+    state = StatePaths.default()
+    if args.no_check:
+        _say("Not checking the key with Poe (--no-check)")
+    else:
+        if poe_key:
+            client = PoeClient(base_url, poe_key, key_origin=origin)
+            for attempt in range(3):
+                try:
+                    balance = client.balance()
+                    break
+                except PoeAuthError:
+                    if not (interactive and origin == "what you typed" and attempt < 2):
+                        raise
+                    _say("Poe rejected that key; try again (https://poe.com/api_key).")
+                    poe_key = _ask_secret("Poe API key: ").strip()
+                    client = PoeClient(base_url, poe_key, key_origin=origin)
+            _say(f"✓ Poe accepted the key: {balance:,} points left")
+        try:
+            entries = PoeClient(base_url).model_entries()
+            catalog = save_cache(state.catalog_cache, entries, base_url)
+            _say(f"✓ Poe lists {len(catalog)} bots (cached for `claude-poe-tui models`)")
+        except PoeError as exc:
+            _say(f"! could not read Poe's bot list, using the default bot names: {exc}")
+
+    # -- write: config, then keys --
+    if write_config:
+        mappings = default_mappings(catalog)
+        text = render_config(port, args.poe_base_url, mappings)
+        parse_config(text, path, environ={})  # the template and our edits must make a valid config
+        atomic_write_text(path, text)
+        _say(f"Wrote {path}")
+        for mapping in mappings:
+            note = "" if mapping.exact else "  (Poe has no bot for Claude Code's default; newest of the family)"
+            _say(f"  {mapping.name} -> Poe {mapping.poe_model}{note}")
+    else:
+        _say(f"Kept {path}")
+    config = load_config(path, environ={})
+
+    if poe_key and replace_poe_key:
+        _say("  " + store_key(config, KeyKind.POE, poe_key).message())
+    master = describe_key(config, KeyKind.MASTER)
+    if master.source == "config":
+        _say(f"[proxy] master_key is written literally in {path}: kept as it is")
+    elif master.env_name and master.env_name in read_dotenv(dotenv_path):
+        _say(f"  master key kept: {master.env_name} in {dotenv_path} ({master.masked})")
+    elif master.source == "environment" and master.value:
+        # The proxy would use it anyway (the environment wins); keep it beside the config too.
+        _say(f"  master key from ${master.env_name}: " + store_key(config, KeyKind.MASTER, master.value).message())
+    else:
+        _say("  new " + store_key(config, KeyKind.MASTER, generate_master_key()).message())
+
+    # -- what next --
+    flag = f" --config {path}" if location.source == "--config" else ""
+    _say("")
+    _say("Ready. Next:")
+    _say(f"  claude-poe-tui{flag} claude          # Claude Code on Poe (starts the proxy, stops it after)")
+    _say(f"  claude-poe-tui{flag} doctor          # check the whole chain")
+    _say(f"  claude-poe-tui{flag} serve           # or: keep the proxy running, and in another terminal:")
+    _say(f"  eval \"$(claude-poe-tui{flag} env)\" && claude")
+    return 0
