@@ -225,8 +225,13 @@ class Catalog:
     def suggest(self, bot_id: str, n: int = 3) -> list[str]:
         """Bot ids close to ``bot_id``, for "did you mean" messages."""
         lowered = {bot.id.lower(): bot.id for bot in self.bots}
-        close = difflib.get_close_matches(bot_id.lower(), list(lowered), n=n, cutoff=0.6)
-        return [lowered[c] for c in close]
+        wanted = bot_id.lower()
+        close = difflib.get_close_matches(wanted, list(lowered), n=n, cutoff=0.6)
+        if not close:
+            return []
+        # Only the near-best: a typo in "Sonnet" should not also suggest every other Claude bot.
+        best = difflib.SequenceMatcher(None, wanted, close[0]).ratio()
+        return [lowered[c] for c in close if difflib.SequenceMatcher(None, wanted, c).ratio() >= best - 0.08]
 
     def search(self, text: str) -> list[PoeBot]:
         """Bots whose id, owner or description contains every word of ``text`` (any case)."""
