@@ -1,0 +1,174 @@
+"""``claude-poe-tui claude``: Claude Code started with the proxy behind it.
+
+A stand-in Claude Code (a script that records what it was given and calls the proxy) pins the
+mechanics; the real Claude Code CLI then completes a one-tool task through the real proxy and the
+stand-in Poe, with nothing set but the config's location and a home of its own.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import httpx
+import pytest
+
+from cli_setup_helpers import Sandbox, make_sandbox
+from conftest import MASTER_KEY, POE_KEY, PoeStandin, RunningProxy, free_port, write_config
+
+FAKE_CLAUDE = """#!{python}
+import json, os, sys, urllib.request
+record = {{"argv": sys.argv[1:], "env": {{k: v for k, v in os.environ.items()
+                                        if k.startswith(("ANTHROPIC_", "CLAUDE_CODE_"))}}}}
+request = urllib.request.Request(
+    os.environ["ANTHROPIC_BASE_URL"] + "/v1/messages",
+    data=json.dumps({{"model": os.environ["ANTHROPIC_DEFAULT_SONNET_MODEL"], "max_tokens": 50,
+                     "messages": [{{"role": "user", "content": "Hi"}}]}}).encode(),
+    headers={{"authorization": "Bearer " + os.environ["ANTHROPIC_AUTH_TOKEN"], "anthropic-version": "2023-06-01",
+             "content-type": "application/json"}})
+with urllib.request.urlopen(request, timeout=60) as response:
+    record["reply"] = json.load(response)["content"][0]["text"]
+with open({record!r}, "w") as handle:
+    json.dump(record, handle)
+print("fake claude done")
+sys.exit(int(os.environ.get("FAKE_CLAUDE_EXIT", "7")))
+"""
+
+
+@pytest.fixture
+def box(tmp_path: Path) -> Sandbox:
+    return make_sandbox(tmp_path)
+
+
+@pytest.fixture
+def fake_claude(tmp_path: Path) -> tuple[Path, Path]:
+    record = tmp_path / "fake-claude-record.json"
+    script = tmp_path / "bin" / "claude"
+    script.parent.mkdir(exist_ok=True)
+    script.write_text(FAKE_CLAUDE.format(python=sys.executable, record=str(record)))
+    script.chmod(0o755)
+    return script, record
+
+
+@pytest.mark.proxy
+def test_claude_starts_the_proxy_passes_everything_and_stops_it(box: Sandbox, poe: PoeStandin, fake_claude) -> None:
+    script, record = fake_claude
+    port = free_port()
+    write_config(box.config.parent, poe_base_url=poe.base_url, port=port,
+                 models=(("claude-sonnet-4-5", "Claude-Sonnet-4.5"),))
+    done = box.run("claude", "-p", "do the thing", "--config", "not ours", env=box.env(CLAUDE_CODE_BIN=str(script)))
+    assert done.returncode == 7, done.stderr  # Claude Code's own exit code
+    assert done.stdout == "fake claude done\n"  # its output untouched; ours is on stderr
+    assert f"starting the proxy on http://127.0.0.1:{port}" in done.stderr
+    seen = json.loads(record.read_text())
+    assert seen["argv"] == ["-p", "do the thing", "--config", "not ours"]
+    assert seen["env"] == {
+        "ANTHROPIC_BASE_URL": f"http://127.0.0.1:{port}",
+        "ANTHROPIC_AUTH_TOKEN": MASTER_KEY,
+        "ANTHROPIC_API_KEY": "",
+        "ANTHROPIC_DEFAULT_SONNET_MODEL": "claude-sonnet-4-5",
+        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+        "CLAUDE_CODE_BIN": str(script),
+    }
+    assert seen["reply"] == "Hello from Claude-Sonnet-4.5."
+    with pytest.raises(httpx.ConnectError):  # the proxy went away with Claude Code
+        httpx.get(f"http://127.0.0.1:{port}/claude-poe-tui/status", timeout=2)
+
+
+@pytest.mark.proxy
+def test_claude_uses_a_running_proxy_and_leaves_it_running(box: Sandbox, proxy: RunningProxy, fake_claude) -> None:
+    script, record = fake_claude
+    done = box.run("--config", str(proxy.config_path), "claude", with_config=False,
+                   env=box.env(CLAUDE_CODE_BIN=str(script), FAKE_CLAUDE_EXIT="0"))
+    assert done.returncode == 0, done.stderr
+    assert f"using the proxy already running on {proxy.url} (pid {proxy.process.pid})" in done.stderr
+    assert "starting the proxy" not in done.stderr
+    assert json.loads(record.read_text())["reply"] == "Hello from Claude-Sonnet-4.5."
+    assert httpx.get(f"{proxy.url}/claude-poe-tui/status", timeout=2).json()["pid"] == proxy.process.pid
+
+
+def test_a_foreign_server_on_the_port_is_an_error(box: Sandbox, poe: PoeStandin, fake_claude) -> None:
+    script, record = fake_claude
+    write_config(box.config.parent, poe_base_url=poe.base_url, port=int(poe.url.rsplit(":", 1)[1]))
+    done = box.run("claude", "-p", "x", env=box.env(CLAUDE_CODE_BIN=str(script)))
+    assert done.returncode == 2
+    assert f"something that is not a claude-poe-tui proxy answers on {poe.url}" in done.stderr
+    assert not record.exists()
+
+
+def test_missing_claude_code_is_an_error(box: Sandbox, poe: PoeStandin) -> None:
+    write_config(box.config.parent, poe_base_url=poe.base_url)
+    env = box.env(PATH=str(box.root / "empty-bin") + os.pathsep + "/usr/bin:/bin")
+    done = box.run("claude", "-p", "x", env=env)
+    assert done.returncode == 2
+    assert "Claude Code is not installed (no `claude` on PATH): npm install -g @anthropic-ai/claude-code" in done.stderr
+    missing = box.run("claude", env=box.env(CLAUDE_CODE_BIN=str(box.root / "nope")))
+    assert missing.returncode == 2 and f"$CLAUDE_CODE_BIN={box.root / 'nope'} is not a program" in missing.stderr
+
+
+# --- the real Claude Code ---------------------------------------------------------------------
+
+LOCAL_CLAUDE_CODE = Path("/work/npmcc/node_modules/.bin/claude")
+NPM_CACHE_DIR = Path(tempfile.gettempdir()) / "claude-poe-tui-tests" / "claude-code"
+
+
+@pytest.fixture(scope="session")
+def claude_code_bin() -> Path:
+    """The Claude Code CLI: $CLAUDE_CODE_BIN, a local install, or npm-installed into a cache dir."""
+    for candidate in (os.environ.get("CLAUDE_CODE_BIN"), LOCAL_CLAUDE_CODE, NPM_CACHE_DIR / "node_modules" / ".bin" / "claude"):
+        if candidate and Path(candidate).is_file():
+            return Path(candidate)
+    npm = shutil.which("npm")
+    if npm is None:
+        pytest.skip("Claude Code is not installed and npm is not available to install it")
+    NPM_CACHE_DIR.mkdir(parents=True, exist_ok=True)
+    subprocess.run([npm, "install", "--prefix", str(NPM_CACHE_DIR), "--no-audit", "--no-fund",
+                    "@anthropic-ai/claude-code"], check=True, capture_output=True, timeout=600)
+    return NPM_CACHE_DIR / "node_modules" / ".bin" / "claude"
+
+
+@pytest.mark.proxy
+@pytest.mark.claude_code
+def test_real_claude_code_completes_a_tool_task(tmp_path: Path, poe_clean: PoeStandin, claude_code_bin: Path) -> None:
+    """From `init` to a finished task, as a new user would: only the config's location and a home."""
+    home = tmp_path / "home"
+    work = tmp_path / "work"
+    home.mkdir()
+    work.mkdir()
+    config = tmp_path / "conf" / "config.toml"
+    env = {
+        "HOME": str(home),
+        "PATH": f"{claude_code_bin.parent}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}",
+        "CLAUDE_POE_TUI_CONFIG": str(config),
+        "LANG": "C.UTF-8",
+    }
+    cli = [sys.executable, "-m", "claude_poe_tui"]
+    port = free_port()
+    setup = subprocess.run([*cli, "init", "--poe-key", POE_KEY, "--poe-base-url", poe_clean.base_url,
+                            "--port", str(port)], env=env, cwd=work, capture_output=True, text=True, timeout=60,
+                           stdin=subprocess.DEVNULL)
+    assert setup.returncode == 0, setup.stderr
+
+    target = work / "hello.txt"
+    prompt = f'Please use the Write tool with {json.dumps({"file_path": str(target), "content": "hi from Poe"})}'
+    done = subprocess.run([*cli, "claude", "-p", prompt, "--allowedTools", "Write", "--output-format", "json"],
+                          env=env, cwd=work, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+    assert done.returncode == 0, done.stdout + done.stderr
+    result = json.loads(done.stdout)
+    assert result["is_error"] is False, result
+    assert result["result"].startswith("Tool result received:")
+    assert target.read_text() == "hi from Poe"
+
+    turns = [r for r in poe_clean.requests() if r["path"] == "/v1/messages"]
+    assert len(turns) >= 2  # the tool call, then the answer to its result
+    assert {t["body"]["model"] for t in turns} == {"Claude-Opus-4.5"}  # Claude Code's default slot, mapped
+    assert all(t["headers"]["authorization"] == f"Bearer {POE_KEY}" for t in turns)  # Poe got the Poe key
+    last = turns[-1]["body"]["messages"][-1]["content"]
+    assert any(block.get("type") == "tool_result" for block in last)
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"http://127.0.0.1:{port}/claude-poe-tui/status", timeout=2)
