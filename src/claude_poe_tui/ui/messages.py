@@ -1,0 +1,47 @@
+"""Messages the dashboard's parts send: workers and the proxy post them, the App handles them."""
+
+from __future__ import annotations
+
+from textual.message import Message
+
+from claude_poe_tui.config.model import Config, ModelMapping
+from claude_poe_tui.proxy.process import ProxyEvent
+
+
+class ProxyEventArrived(Message):
+    """A state change or an output line from the proxy (posted from its reader thread)."""
+
+    def __init__(self, event: ProxyEvent) -> None:
+        super().__init__()
+        self.event = event
+
+
+class MappingChange(Message):
+    """The user asked to change the [[models]] list."""
+
+    def __init__(
+        self, action: str, index: int | None = None, mapping: ModelMapping | None = None, to: int | None = None
+    ) -> None:
+        super().__init__()
+        self.action = action  # "add" | "update" | "delete" | "move"
+        self.index = index
+        self.mapping = mapping
+        self.to = to
+
+
+class ConfigApplied(Message):
+    """The config was saved (and applied to the proxy, as ``outcome`` says)."""
+
+    def __init__(self, config: Config, outcome: str, what: str) -> None:
+        super().__init__()
+        self.config = config
+        self.outcome = outcome
+        self.what = what
+
+
+class ConfigRefused(Message):
+    """A change was refused; nothing was written."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__()
+        self.reason = reason

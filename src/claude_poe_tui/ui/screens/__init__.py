@@ -1,0 +1,1 @@
+"""Modal screens: mapping editor, confirmations, help, request details."""
