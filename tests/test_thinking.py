@@ -113,7 +113,8 @@ def thinking_proxy(poe: PoeStandin, tmp_path_factory: pytest.TempPathFactory) ->
         directory / "config",
         poe_base_url=poe.base_url,
         models=(("gpt-5", "GPT-5"), ("gemini", "Gemini-2.5-Pro"), ("gpt-4o", "GPT-4o"), ("sonnet", "Claude-Sonnet-4.5")),
-        extra='[[models]]\nname = "gemini-quiet"\npoe_model = "Gemini-2.5-Pro"\nthinking = "off"\n',
+        extra='[[models]]\nname = "gemini-quiet"\npoe_model = "Gemini-2.5-Pro"\nthinking = "off"\n'
+              '\n[[models]]\nname = "sonnet-quiet"\npoe_model = "Claude-Sonnet-4.5"\nthinking = "off"\n',
     )
     state = StatePaths(directory / "state")
     refresh_catalog(poe.base_url, state.catalog_cache)
@@ -211,3 +212,14 @@ def test_claude_bot_on_messages_route_gets_thinking_untouched(thinking_proxy, po
     body = _upstream_body(poe_clean, "/v1/messages")
     assert body["thinking"] == CLAUDE_CODE_THINKING
     assert "thinking_budget" not in body
+
+
+@pytest.mark.proxy
+def test_thinking_off_on_the_messages_route_drops_it(thinking_proxy, poe_clean: PoeStandin) -> None:
+    reply = _client(thinking_proxy).messages.create(
+        model="sonnet-quiet", max_tokens=32000, thinking=CLAUDE_CODE_THINKING,
+        messages=[{"role": "user", "content": "Hi"}],
+    )
+    body = _upstream_body(poe_clean, "/v1/messages")
+    assert body["model"] == "Claude-Sonnet-4.5" and "thinking" not in body
+    assert [b.type for b in reply.content] == ["text"]

@@ -209,7 +209,7 @@ def run(args: argparse.Namespace) -> int:
         _say("  new " + store_key(config, KeyKind.MASTER, generate_master_key()).message())
 
     # -- what next --
-    flag = f" --config {path}" if location.source == "--config" else ""
+    flag = f" --config {path.absolute()}" if location.source == "--config" else ""
     _say("")
     _say("Ready. Next:")
     _say(f"  claude-poe-tui{flag} claude          # Claude Code on Poe (starts the proxy, stops it after)")
