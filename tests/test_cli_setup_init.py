@@ -175,3 +175,21 @@ def test_at_a_terminal_declining_keeps_the_config(box: Sandbox, poe: PoeStandin,
     assert terminal["asked"][-1].startswith(f"{box.config} exists. Replace it")
     assert "request_timeout = 300" in box.config.read_text()
     assert read_dotenv(box.dotenv) == {"POE_API_KEY": POE_KEY, "LITELLM_MASTER_KEY": master}
+
+
+def test_the_seed_recipes_env_file_is_taken_over(box: Sandbox, poe: PoeStandin) -> None:
+    """Users come from the Docker recipe: its .env (Poe key, master key, port) moves in as it is."""
+    port = free_port()
+    master = "sk-" + "ab" * 32
+    box.dotenv.parent.mkdir(parents=True)
+    box.dotenv.write_text(f"# Get your Poe API key from https://poe.com/api_key\nPOE_API_KEY={POE_KEY}\n\n"
+                          f"LITELLM_MASTER_KEY={master}\n\n# Port (default: 4000)\nLITELLM_PORT={port}\n")
+    box.dotenv.chmod(0o644)
+    done = init(box, poe)
+    assert done.returncode == 0, done.stderr
+    assert f"Using the Poe key already in {box.dotenv}" in done.stdout
+    config = load_config(box.config, environ={})
+    assert config.proxy.port == port
+    assert read_dotenv(box.dotenv) == {"POE_API_KEY": POE_KEY, "LITELLM_MASTER_KEY": master, "LITELLM_PORT": str(port)}
+    assert box.dotenv.read_text().startswith("# Get your Poe API key")
+    assert stat.S_IMODE(box.dotenv.stat().st_mode) == 0o600

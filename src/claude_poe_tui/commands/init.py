@@ -58,6 +58,16 @@ def _say(message: str = "") -> None:
     print(message, flush=True)
 
 
+def _seed_port(dotenv: dict[str, str]) -> int | None:
+    """The seed recipe's ``LITELLM_PORT`` (environment, then .env), so a migrated setup keeps its port."""
+    raw = os.environ.get("LITELLM_PORT") or dotenv.get("LITELLM_PORT")
+    try:
+        port = int(raw) if raw else None
+    except ValueError:
+        return None
+    return port if port is not None and 1 <= port <= 65535 else None
+
+
 def render_config(port: int, base_url: str | None, mappings) -> str:
     """The template with this port, Poe URL and mappings; comments and layout kept."""
     import tomlkit
@@ -110,11 +120,10 @@ def run(args: argparse.Namespace) -> int:
                 raise UserError(f"--port {args.port} differs from the kept config's port {existing.proxy.port}; "
                                 "edit [proxy] port there, or replace the config")
     base_url = (args.poe_base_url or (existing.poe.base_url if existing else DEFAULT_POE_BASE_URL)).rstrip("/")
-    port = existing.proxy.port if existing else (args.port or DEFAULT_PORT)
     poe_name = reference_name(existing.poe.api_key) if existing else "POE_API_KEY"
-    master_name = reference_name(existing.proxy.master_key) if existing else "LITELLM_MASTER_KEY"
     dotenv_path = path.parent / ".env"
     in_dotenv = read_dotenv(dotenv_path)
+    port = existing.proxy.port if existing else (args.port or _seed_port(in_dotenv) or DEFAULT_PORT)
 
     # -- the Poe key --
     poe_key: str | None = None
@@ -207,6 +216,10 @@ def run(args: argparse.Namespace) -> int:
         _say(f"  master key from ${master.env_name}: " + store_key(config, KeyKind.MASTER, master.value).message())
     else:
         _say("  new " + store_key(config, KeyKind.MASTER, generate_master_key()).message())
+
+    if os.name == "posix" and dotenv_path.exists() and dotenv_path.stat().st_mode & 0o077:
+        os.chmod(dotenv_path, 0o600)  # it holds keys: readable by you only
+        _say(f"  {dotenv_path} is now readable by you only (mode 0600)")
 
     # -- what next --
     flag = f" --config {path.absolute()}" if location.source == "--config" else ""
