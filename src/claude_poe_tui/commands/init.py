@@ -130,6 +130,7 @@ def run(args: argparse.Namespace) -> int:
     replace_poe_key = False
     if poe_name is None:
         _say(f"[poe] api_key is written literally in {path}: kept as it is")
+        poe_key, origin = existing.poe.api_key, str(path)  # checked below, never stored elsewhere
     else:
         stored = in_dotenv.get(poe_name)
         given = (args.poe_key or "").strip() or os.environ.get(poe_name, "").strip() or None
