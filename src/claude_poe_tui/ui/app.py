@@ -184,6 +184,67 @@ class PoeTuiApp(App[None]):
     def _on_config_refused(self, message: ConfigRefused) -> None:
         self.notify(message.reason, title="Not saved", severity="error", timeout=15)
 
+    # -- keys --
+
+    @on(KeysPane.StoreKey)
+    def _on_store_key(self, message: KeysPane.StoreKey) -> None:
+        self.store_key(message.kind, message.value)
+
+    @work(thread=True, exclusive=True, group="config", exit_on_error=False)
+    def store_key(self, kind, value: str) -> None:
+        import os
+
+        from claude_poe_tui.keys import store_key
+
+        if self.config is None:
+            return
+        try:
+            stored = store_key(self.config, kind, value)
+            if stored.shadowed:
+                # The environment wins over .env; the user asked for this key here, so this
+                # dashboard (and the proxy it starts) uses it. Their shell keeps its own value.
+                os.environ[stored.env_name] = value
+            config = load_config(self.config_path)
+        except UserError as exc:
+            self.post_message(ConfigRefused(str(exc)))
+            return
+        what = stored.message()
+        if stored.shadowed:
+            what += f"; this dashboard uses the new value, your shell still sets ${stored.env_name}"
+        self.post_message(ConfigApplied(config, self._apply_to_proxy(config), what))
+
+    @on(KeysPane.CheckPoeKey)
+    def _on_check_key(self) -> None:
+        self.check_poe_key()
+
+    @work(thread=True, exclusive=True, group="poe-key", exit_on_error=False)
+    def check_poe_key(self) -> None:
+        from rich.text import Text
+
+        from claude_poe_tui.keys import KeyKind, describe_key
+        from claude_poe_tui.poe.client import PoeClient, PoeError
+
+        if self.config is None:
+            return
+        info = describe_key(self.config, KeyKind.POE)
+        if info.value is None:
+            result = Text(f"The Poe key is not set: {info.where()}.", style="bold red")
+        else:
+            client = PoeClient(self.config.poe.base_url, info.value, key_origin=info.where())
+            try:
+                balance = client.balance()
+                history = client.points_history(max_pages=3)
+            except PoeError as exc:
+                result = Text(f"✗ {exc}", style="bold red")
+            else:
+                result = Text(f"✓ Poe accepts the key. Balance: {balance:,} points.", style="bold green")
+                spent = history.spent_per_bot()
+                if spent:
+                    result.append("\nPoints spent recently, per bot:", style="bold")
+                    for bot, points, count in spent[:10]:
+                        result.append(f"\n  {bot:<28} {points:>10,} points  {count:>5} requests")
+        self.call_from_thread(self.query_one(KeysPane).show_check, result)
+
     # -- the request log --
 
     def start_request_feed(self) -> None:
@@ -311,7 +372,7 @@ class PoeTuiApp(App[None]):
     @on(TabbedContent.TabActivated)
     def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
         pane = event.pane.id
-        if pane in PANES:
+        if pane in PANES and self.query_one(TabbedContent).active == pane:  # not a stale event
             self.call_after_refresh(self._focus_pane, pane)
             self.query_one(LatencyPane).visible_now = pane == "latency"
 
