@@ -142,3 +142,16 @@ def test_a_new_file_gets_models(tmp_path: Path) -> None:
     editor.add_model(ModelMapping("b", "Claude-Haiku-4.5"))
     config = editor.save()
     assert [m.name for m in config.models] == ["a", "b"]
+
+
+def test_thinking_is_written_only_when_not_the_default(config_file: Path) -> None:
+    from claude_poe_tui.config.model import Thinking
+
+    editor = ConfigEditor.open(config_file)
+    editor.update_model(1, ModelMapping("claude-haiku-4-5-20251001", "GPT-4o", Route.CHAT, Thinking.OFF))
+    config = editor.save()
+    assert config.models[1].thinking is Thinking.OFF
+    assert 'thinking = "off"' in config_file.read_text()
+    editor.update_model(1, ModelMapping("claude-haiku-4-5-20251001", "GPT-4o", Route.CHAT))
+    editor.save()
+    assert config_file.read_text() == USER_FILE

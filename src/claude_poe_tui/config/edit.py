@@ -22,7 +22,7 @@ from tomlkit.items import AoT, Comment, Item, Key, Table, Whitespace
 
 from claude_poe_tui.atomic import atomic_write_text
 from claude_poe_tui.config.load import MODELS_KEY, parse_config
-from claude_poe_tui.config.model import Config, ModelMapping, Route
+from claude_poe_tui.config.model import Config, ModelMapping, Route, Thinking
 from claude_poe_tui.errors import ConfigError
 
 BodyEntry = tuple[Key | None, Item]
@@ -189,6 +189,10 @@ class ConfigEditor:
             content = _drop_key(content, "route")
         else:
             content = _set_key(content, "route", mapping.route.value)
+        if mapping.thinking is Thinking.AUTO:
+            content = _drop_key(content, "thinking")
+        else:
+            content = _set_key(content, "thinking", mapping.thinking.value)
         return content
 
     def add_model(self, mapping: ModelMapping, index: int | None = None) -> None:

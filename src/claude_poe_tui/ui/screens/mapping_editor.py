@@ -11,13 +11,17 @@ from textual.suggester import Suggester
 from textual.widgets import Button, Input, Label, OptionList, Select, Static
 
 from claude_poe_tui.config.load import mapping_problem
-from claude_poe_tui.config.model import ModelMapping, Route, is_claude_bot
+from claude_poe_tui.config.model import ModelMapping, Route, Thinking, is_claude_bot
 
 MATCHES_SHOWN = 8
 ROUTE_CHOICES = [
     ("auto: messages for Claude bots, chat for the rest", Route.AUTO.value),
     ("messages: Poe's Anthropic endpoint, untranslated", Route.MESSAGES.value),
     ("chat: Poe's chat completions, translated", Route.CHAT.value),
+]
+THINKING_CHOICES = [
+    ("auto: Claude Code's thinking becomes the bot's own reasoning setting", Thinking.AUTO.value),
+    ("off: the bot is never asked to think", Thinking.OFF.value),
 ]
 
 
@@ -74,6 +78,13 @@ class MappingEditorScreen(ModalScreen[ModelMapping | None]):
                 allow_blank=False,
                 id="route",
             )
+            yield Label("Thinking")
+            yield Select(
+                THINKING_CHOICES,
+                value=(self.original.thinking if self.original else Thinking.AUTO).value,
+                allow_blank=False,
+                id="thinking",
+            )
             yield Static("", id="editor-message", classes="dialog-message")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Save (ctrl+s)", variant="primary", id="save")
@@ -117,14 +128,15 @@ class MappingEditorScreen(ModalScreen[ModelMapping | None]):
 
     # -- validation and result --
 
-    def _current(self) -> tuple[str, str, Route]:
+    def _current(self) -> tuple[str, str, Route, Thinking]:
         name = self.query_one("#name", Input).value.strip()
         bot = self.query_one("#bot", Input).value.strip()
         route = Route(self.query_one("#route", Select).value)
-        return name, bot, route
+        thinking = Thinking(self.query_one("#thinking", Select).value)
+        return name, bot, route, thinking
 
     def _check(self, final: bool) -> ModelMapping | None:
-        name, bot, route = self._current()
+        name, bot, route, thinking = self._current()
         message = self.query_one("#editor-message", Static)
         message.remove_class("error", "warning")
         if not final and (not name or not bot):
@@ -145,7 +157,7 @@ class MappingEditorScreen(ModalScreen[ModelMapping | None]):
         message.update("; ".join(notes))
         if notes:
             message.add_class("warning")
-        return ModelMapping(name, bot, route)
+        return ModelMapping(name, bot, route, thinking)
 
     def action_save(self) -> None:
         mapping = self._check(final=True)
