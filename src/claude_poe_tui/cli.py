@@ -25,6 +25,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "balance": ("balance", "Poe points left and points spent per bot"),
     "serve": ("serve", "run the proxy in the foreground until Ctrl-C"),
     "compile": ("compile", "print the LiteLLM config compiled from the TOML config"),
+    "stats": ("stats", "per-model requests, errors and latency percentiles from the request log"),
+    "logs": ("logs", "the request log, readable or JSON; -f follows it live"),
     "locate": ("locate", "where the config, the state and the logs live"),
 }
 

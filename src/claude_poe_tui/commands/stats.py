@@ -1,0 +1,65 @@
+"""``claude-poe-tui stats``: per-model figures from the request log over a time window."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="an object keyed by model name, for scripts")
+    parser.add_argument("--window", default="1h", metavar="DURATION",
+                        help="how far back to look: 90s, 15m, 1h, 24h, 7d (default 1h)")
+
+
+def run(args: argparse.Namespace) -> int:
+    import time
+
+    from claude_poe_tui.commands._common import request_log_from_args
+    from claude_poe_tui.errors import UserError
+    from claude_poe_tui.requestlog.reader import read_history
+    from claude_poe_tui.requestlog.stats import RollingStats, parse_duration
+
+    try:
+        window = parse_duration(args.window)
+    except ValueError as exc:
+        raise UserError(f"--window: {exc}") from None
+    path = request_log_from_args(args)
+    now = time.time()
+    stats = RollingStats(window, clock=lambda: now)
+    stats.feed(read_history(path, since=now - window), now)
+    summary = stats.summary(now)
+    if args.json:
+        print(json.dumps(summary, indent=2))
+        return 0
+    if not summary:
+        where = path if path.exists() else f"{path} (not written yet)"
+        print(f"No requests in the last {stats.window_label}. Request log: {where}")
+        return 0
+    print(format_table(summary, stats.window_label))
+    return 0
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.0f}"
+
+
+def format_table(summary: dict, window_label: str) -> str:
+    header = ("model", "Poe bot", "requests", "errors", "p50 ms", "p95 ms", "p99 ms", "ttft p50", "tok/s")
+    rows = [header]
+    for model, f in summary.items():
+        tps = f.get("tokens_per_second")
+        rows.append((
+            model, f.get("poe_model") or "-", f"{f['requests']:,}", f"{f['errors']:,}",
+            _ms(f["p50_ms"]), _ms(f["p95_ms"]), _ms(f["p99_ms"]), _ms(f["ttft_p50_ms"]),
+            "-" if tps is None else f"{tps:.1f}",
+        ))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    lines = [f"Last {window_label}:"]
+    for row in rows:
+        cells = [cell.ljust(w) if i < 2 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths))]
+        lines.append("  ".join(cells).rstrip())
+    errors = [(m, f["errors_by_type"]) for m, f in summary.items() if f["errors_by_type"]]
+    for model, by_type in errors:
+        lines.append(f"errors for {model}: " + ", ".join(f"{kind} {n}" for kind, n in by_type.items()))
+    return "\n".join(lines)
