@@ -260,3 +260,27 @@ def test_records_never_hold_text_fields_beyond_the_schema() -> None:
     data["prompt"] = "secret prompt"
     parsed = RequestRecord.from_dict(data)
     assert "secret prompt" not in parsed.to_json()
+
+
+# -- the dashboard's feed --
+
+
+def test_feed_reads_history_across_rotation_then_follows(tmp_path: Path) -> None:
+    from claude_poe_tui.requestlog.feed import RequestFeed
+
+    log = tmp_path / "requests.jsonl"
+    append(rotated_path(log, 1), record(1, ts=NOW - 7200), record(2, ts=NOW - 60, status=429,
+                                                                   error_type="rate_limit_error"))
+    append(log, record(3, ts=NOW - 30), record(4, ts=NOW - 10, model="gpt"))
+    feed = RequestFeed(log, clock=lambda: NOW, recent=3)
+    recent = feed.load_history()
+    assert [r.id for r in recent] == ["req-2", "req-3", "req-4"]  # the newest, oldest first
+    hour = feed.figures("1h")
+    assert (hour.requests, hour.errors) == (3, 1)  # req-1 is two hours old
+    assert hour.summary["claude-sonnet-5"]["errors_by_type"] == {"rate_limit_error": 1}
+    assert feed.figures("6h").requests == 4
+    assert feed.poll() == []
+    append(log, record(5, ts=NOW - 1, model="gpt"))
+    assert [r.id for r in feed.poll()] == ["req-5"]
+    assert feed.figures("15m").summary["gpt"]["requests"] == 2
+    feed.close()

@@ -8,12 +8,14 @@ LiteLLM: the proxy is a child process.
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.widgets import Footer, TabbedContent, TabPane
+from textual.worker import get_current_worker
 
 from claude_poe_tui.config import Config, load_config, resolve_secrets
 from claude_poe_tui.config.edit import ConfigEditor
@@ -22,8 +24,11 @@ from claude_poe_tui.errors import ConfigError, UserError
 from claude_poe_tui.paths import StatePaths
 from claude_poe_tui.proxy.process import OutputLine, ProxyState, StateChanged
 from claude_poe_tui.proxy.session import ProxySession, SessionMode
+from claude_poe_tui.requestlog.feed import BATCH as FEED_BATCH
+from claude_poe_tui.requestlog.feed import RequestFeed
+from claude_poe_tui.requestlog.stats import WINDOWS
 from claude_poe_tui.ui.commands import DashboardCommands
-from claude_poe_tui.ui.messages import ConfigApplied, ConfigRefused, MappingChange, ProxyEventArrived
+from claude_poe_tui.ui.messages import ConfigApplied, ConfigRefused, MappingChange, ProxyEventArrived, RequestsRead
 from claude_poe_tui.ui.panes.keys import KeysPane
 from claude_poe_tui.ui.panes.latency import LatencyPane
 from claude_poe_tui.ui.panes.logs import LogsPane
@@ -35,6 +40,10 @@ from claude_poe_tui.ui.status_bar import StatusBar
 
 PANES = ("models", "keys", "logs", "latency", "output")
 PANE_TITLES = {"models": "Models", "keys": "Keys", "logs": "Logs", "latency": "Latency", "output": "Proxy output"}
+FEED_INTERVAL = 0.25  # seconds between looks at the request log
+
+# The clock the statistics read; a module attribute so tests can fix it.
+current_time = time.time
 
 
 class PoeTuiApp(App[None]):
@@ -69,6 +78,9 @@ class PoeTuiApp(App[None]):
         self.config: Config | None = None
         self.config_error: str | None = None
         self.session: ProxySession | None = None
+        self.window_label = "1h"
+        self.request_feed: RequestFeed | None = None  # made by the log worker
+        self.request_history_shown = False  # the log's history has reached the panes
 
     # -- layout --
 
@@ -249,7 +261,45 @@ class PoeTuiApp(App[None]):
 
     def start_request_feed(self) -> None:
         """Follow the request log: Logs shows each request, Latency the statistics."""
-        # Wired to the request log reader and statistics (requestlog.reader / requestlog.stats).
+        self.follow_request_log(self.request_log_path)
+
+    @work(thread=True, exclusive=True, group="request-log", exit_on_error=False)
+    def follow_request_log(self, path: Path) -> None:
+        worker = get_current_worker()
+        feed = self.request_feed = RequestFeed(path, clock=lambda: current_time())
+        try:
+            recent = feed.load_history(cancelled=lambda: worker.is_cancelled)
+            self.post_message(RequestsRead(recent, feed.figures(self.window_label), history=True))
+            shown_at = time.monotonic()
+            while not worker.is_cancelled:
+                batch = feed.poll()
+                if batch or time.monotonic() - shown_at >= 1.0:  # figures age even without requests
+                    self.post_message(RequestsRead(batch, feed.figures(self.window_label)))
+                    shown_at = time.monotonic()
+                if len(batch) < FEED_BATCH:
+                    time.sleep(FEED_INTERVAL)
+        finally:
+            feed.close()
+
+    @on(RequestsRead)
+    def _show_requests(self, message: RequestsRead) -> None:
+        if message.records:
+            self.query_one(LogsPane).add_records(message.records)
+        figures = message.figures
+        if figures.window != self.window_label:
+            return  # computed just before the window changed; the next one is right
+        self.query_one(LatencyPane).show(figures.summary, figures.series, figures.window)
+        self.status.requests, self.status.errors, self.status.window = figures.requests, figures.errors, figures.window
+        if message.history:
+            self.request_history_shown = True
+
+    @on(LatencyPane.WindowChange)
+    def _next_window(self) -> None:
+        labels = list(WINDOWS)
+        self.window_label = labels[(labels.index(self.window_label) + 1) % len(labels)]
+        if self.request_feed is not None:
+            self.post_message(RequestsRead([], self.request_feed.figures(self.window_label)))
+        self.notify(f"Statistics over the last {self.window_label}.", timeout=3)
 
     # -- the Poe catalog --
 
@@ -342,8 +392,6 @@ class PoeTuiApp(App[None]):
             self.status.uptime = self.session.uptime
             if self.session.mode is SessionMode.ATTACHED:
                 self.refresh_attached()
-        latency = self.query_one(LatencyPane)
-        self.status.requests, self.status.errors = latency.totals()
 
     @work(thread=True, exclusive=True, group="attached", exit_on_error=False)
     def refresh_attached(self) -> None:
@@ -374,7 +422,6 @@ class PoeTuiApp(App[None]):
         pane = event.pane.id
         if pane in PANES and self.query_one(TabbedContent).active == pane:  # not a stale event
             self.call_after_refresh(self._focus_pane, pane)
-            self.query_one(LatencyPane).visible_now = pane == "latency"
 
     def action_back(self) -> None:
         pane = self.query_one(TabbedContent).active

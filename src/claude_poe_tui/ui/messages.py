@@ -6,6 +6,8 @@ from textual.message import Message
 
 from claude_poe_tui.config.model import Config, ModelMapping
 from claude_poe_tui.proxy.process import ProxyEvent
+from claude_poe_tui.requestlog.feed import FeedFigures
+from claude_poe_tui.requestlog.record import RequestRecord
 
 
 class ProxyEventArrived(Message):
@@ -45,3 +47,13 @@ class ConfigRefused(Message):
     def __init__(self, reason: str) -> None:
         super().__init__()
         self.reason = reason
+
+
+class RequestsRead(Message):
+    """New requests from the request log (the whole recent history the first time) and figures."""
+
+    def __init__(self, records: list[RequestRecord], figures: FeedFigures, *, history: bool = False) -> None:
+        super().__init__()
+        self.records = records
+        self.figures = figures
+        self.history = history

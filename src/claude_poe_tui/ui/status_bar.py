@@ -29,7 +29,7 @@ def format_uptime(seconds: float | None) -> str:
 
 
 class StatusBar(Static):
-    """``● running  http://127.0.0.1:4000  up 3m12s  124 requests  3 errors  (own proxy, pid 123)``"""
+    """``● running  http://127.0.0.1:4000  up 3m12s  124 requests  3 errors in 1h  (own proxy, pid 123)``"""
 
     state: reactive[ProxyState] = reactive(ProxyState.STOPPED)
     detail: reactive[str] = reactive("")
@@ -37,6 +37,7 @@ class StatusBar(Static):
     uptime: reactive[float | None] = reactive(None)
     requests: reactive[int] = reactive(0)
     errors: reactive[int] = reactive(0)
+    window: reactive[str] = reactive("1h")
     owner: reactive[str] = reactive("")
 
     def render(self) -> Text:
@@ -47,6 +48,7 @@ class StatusBar(Static):
         text.append(f" up {format_uptime(self.uptime)} ")
         text.append(f" {self.requests} requests ")
         text.append(f" {self.errors} errors ", style="bold red" if self.errors else "")
+        text.append(f"in {self.window} ", style="dim")
         if self.owner:
             text.append(f" {self.owner} ", style="dim")
         if self.detail and self.state in (ProxyState.FAILED, ProxyState.STOPPED, ProxyState.STARTING):

@@ -34,7 +34,6 @@ class LatencyPane(Vertical):
         self.summary: dict[str, dict[str, Any]] = {}
         self.series: dict[str, list[dict[str, Any]]] = {}
         self.window_label = "1h"
-        self.visible_now = False
         self.selected: str | None = None
 
     def compose(self) -> ComposeResult:
@@ -99,12 +98,6 @@ class LatencyPane(Vertical):
         self.query_one("#chart-latency", Sparkline).data = [b.get("p50_ms") or 0 for b in buckets]
         self.query_one("#chart-requests", Sparkline).data = [b.get("requests", 0) for b in buckets]
         self.query_one("#chart-errors", Sparkline).data = [b.get("errors", 0) for b in buckets]
-
-    def totals(self) -> tuple[int, int]:
-        return (
-            sum(f.get("requests", 0) for f in self.summary.values()),
-            sum(f.get("errors", 0) for f in self.summary.values()),
-        )
 
     def action_next_window(self) -> None:
         self.post_message(self.WindowChange())

@@ -13,11 +13,12 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import DataTable, Input, Static
 
+from claude_poe_tui.requestlog.feed import RECENT_KEPT
 from claude_poe_tui.requestlog.query import RecordQuery, parse_query
 from claude_poe_tui.requestlog.record import RequestRecord
 from claude_poe_tui.ui.screens.record_detail import RecordDetailScreen
 
-ROWS_KEPT = 5000  # the pane's memory bound; older requests stay in the log file
+ROWS_KEPT = RECENT_KEPT  # the pane's memory bound; older requests stay in the log file
 
 
 def _status_cell(record: RequestRecord) -> Text:
@@ -87,6 +88,7 @@ class LogsPane(Vertical):
     # -- feeding --
 
     def add_records(self, records: list[RequestRecord]) -> None:
+        records = records[-ROWS_KEPT:]  # older ones would be dropped again at once
         table = self.table
         added = 0
         for record in records:
