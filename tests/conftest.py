@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -205,3 +207,23 @@ def read_records(path: Path, at_least: int = 0, timeout: float = 5.0) -> list[di
         if len(records) >= at_least or time.monotonic() > deadline:
             return records
         time.sleep(0.05)
+
+
+# --- the real Claude Code CLI ------------------------------------------------------------------
+
+NPM_CACHE_DIR = Path(tempfile.gettempdir()) / "claude-poe-tui-tests" / "claude-code"
+
+
+@pytest.fixture(scope="session")
+def claude_code_bin() -> Path:
+    """The real Claude Code CLI: $CLAUDE_CODE_BIN, else installed from the npm registry into a cache."""
+    for candidate in (os.environ.get("CLAUDE_CODE_BIN"), NPM_CACHE_DIR / "node_modules" / ".bin" / "claude"):
+        if candidate and Path(candidate).is_file():
+            return Path(candidate)
+    npm = shutil.which("npm")
+    if npm is None:
+        pytest.skip("Claude Code is not installed and npm is not available to install it")
+    NPM_CACHE_DIR.mkdir(parents=True, exist_ok=True)
+    subprocess.run([npm, "install", "--prefix", str(NPM_CACHE_DIR), "--no-audit", "--no-fund",
+                    "@anthropic-ai/claude-code"], check=True, capture_output=True, timeout=600)
+    return NPM_CACHE_DIR / "node_modules" / ".bin" / "claude"

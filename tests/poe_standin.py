@@ -12,7 +12,7 @@ Errors use Poe's shapes: ``{"error": {"code", "type", "message"}}`` on the OpenA
 
 The replies are scripted so tests can drive real clients through it:
 
-* A user message containing ``use the NAME tool with {JSON}`` gets a call to tool NAME with those
+* A user turn containing ``use the NAME tool with {JSON}`` gets a call to tool NAME with those
   arguments, when the request offers a tool of that name.
 * After a tool result it answers ``Tool result received: <first 80 characters of the result>``.
 * Otherwise it answers ``Hello from <bot>.`` (streamed word by word when asked to stream).
@@ -215,10 +215,36 @@ class Plan:
     tool_args: dict[str, Any] | None = None
 
 
-def plan_reply(bot: str, last_user_text: str, last_is_tool_result: bool, tool_names: set[str]) -> Plan:
-    if last_is_tool_result:
-        return Plan(text=f"Tool result received: {last_user_text.strip()[:80]}")
-    match = TOOL_DIRECTIVE.search(last_user_text)
+def current_turn(messages: list[dict[str, Any]]) -> tuple[str, bool]:
+    """The text of the messages after the last assistant message, and whether a tool result is among them.
+
+    A model answers the whole turn: Claude Code's turns carry reminders in separate blocks, which
+    LiteLLM's translation makes separate messages (a tool result becomes a ``tool`` message).
+    """
+    turn: list[dict[str, Any]] = []
+    for message in reversed(messages):
+        if message.get("role") == "assistant":
+            break
+        turn.insert(0, message)
+    tool_result = any(
+        m.get("role") == "tool"
+        or (isinstance(m.get("content"), list)
+            and any(isinstance(b, dict) and b.get("type") == "tool_result" for b in m["content"]))
+        for m in turn
+    )
+    if tool_result:  # answer with the result's own text
+        texts = [text_of(m.get("content")) for m in turn if m.get("role") == "tool"] or [
+            text_of([b for b in m["content"] if isinstance(b, dict) and b.get("type") == "tool_result"])
+            for m in turn if isinstance(m.get("content"), list)
+        ]
+        return "\n".join(t for t in texts if t), True
+    return "\n".join(text_of(m.get("content")) for m in turn), False
+
+
+def plan_reply(bot: str, turn_text: str, turn_has_tool_result: bool, tool_names: set[str]) -> Plan:
+    if turn_has_tool_result:
+        return Plan(text=f"Tool result received: {turn_text.strip()[:80]}")
+    match = TOOL_DIRECTIVE.search(turn_text)
     if match and match.group(1) in tool_names:
         try:
             return Plan(tool_name=match.group(1), tool_args=json.loads(match.group(2)))
@@ -291,9 +317,8 @@ def create_app(state: StandinState) -> Starlette:
             return failure
 
         messages = body["messages"]
-        last = messages[-1]
         tool_names = {t.get("function", {}).get("name") for t in body.get("tools") or []}
-        plan = plan_reply(bot["id"], text_of(last.get("content")), last.get("role") == "tool", tool_names)
+        plan = plan_reply(bot["id"], *current_turn(messages), tool_names)
         prompt_tokens = sum(count_tokens(text_of(m.get("content"))) for m in messages)
         completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
         created = int(time.time())
@@ -385,13 +410,8 @@ def create_app(state: StandinState) -> Starlette:
         if failure is not None:
             return failure
 
-        last = body["messages"][-1]
-        last_content = last.get("content")
-        last_is_tool_result = isinstance(last_content, list) and any(
-            isinstance(b, dict) and b.get("type") == "tool_result" for b in last_content
-        )
         tool_names = {t.get("name") for t in body.get("tools") or []}
-        plan = plan_reply(bot["id"], text_of(last_content), last_is_tool_result, tool_names)
+        plan = plan_reply(bot["id"], *current_turn(body["messages"]), tool_names)
         thinking = isinstance(body.get("thinking"), dict) and body["thinking"].get("type") in ("enabled", "adaptive")
         input_tokens = sum(count_tokens(text_of(m.get("content"))) for m in body["messages"])
         output_tokens = count_tokens(plan.text) if plan.text else 12

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import httpx
@@ -112,25 +110,6 @@ def test_missing_claude_code_is_an_error(box: Sandbox, poe: PoeStandin) -> None:
 
 
 # --- the real Claude Code ---------------------------------------------------------------------
-
-LOCAL_CLAUDE_CODE = Path("/work/npmcc/node_modules/.bin/claude")
-NPM_CACHE_DIR = Path(tempfile.gettempdir()) / "claude-poe-tui-tests" / "claude-code"
-
-
-@pytest.fixture(scope="session")
-def claude_code_bin() -> Path:
-    """The Claude Code CLI: $CLAUDE_CODE_BIN, a local install, or npm-installed into a cache dir."""
-    for candidate in (os.environ.get("CLAUDE_CODE_BIN"), LOCAL_CLAUDE_CODE, NPM_CACHE_DIR / "node_modules" / ".bin" / "claude"):
-        if candidate and Path(candidate).is_file():
-            return Path(candidate)
-    npm = shutil.which("npm")
-    if npm is None:
-        pytest.skip("Claude Code is not installed and npm is not available to install it")
-    NPM_CACHE_DIR.mkdir(parents=True, exist_ok=True)
-    subprocess.run([npm, "install", "--prefix", str(NPM_CACHE_DIR), "--no-audit", "--no-fund",
-                    "@anthropic-ai/claude-code"], check=True, capture_output=True, timeout=600)
-    return NPM_CACHE_DIR / "node_modules" / ".bin" / "claude"
-
 
 @pytest.mark.proxy
 @pytest.mark.claude_code
