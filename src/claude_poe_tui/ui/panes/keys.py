@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.text import Text
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -96,6 +97,11 @@ class KeysPane(Vertical):
             return
         self.app.copy_to_clipboard(info.value)
         self.notify(f"{info.kind.label} copied to the clipboard.")
+
+    @on(DataTable.RowSelected, "#keys-table")
+    def _row_chosen(self) -> None:
+        # The focused table takes `enter` itself (its select binding) and says so with RowSelected.
+        self.action_replace()
 
     def action_replace(self) -> None:
         info = self._selected()

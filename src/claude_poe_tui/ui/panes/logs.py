@@ -182,6 +182,11 @@ class LogsPane(Vertical):
         self._to_end()
         self._show_status()
 
+    @on(DataTable.RowSelected, "#logs-table")
+    def _row_chosen(self) -> None:
+        # The focused table takes `enter` itself (its select binding) and says so with RowSelected.
+        self.action_open()
+
     def action_open(self) -> None:
         table = self.table
         if not table.row_count:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.text import Text
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -104,6 +105,11 @@ class ModelsPane(Vertical):
                 self.post_message(MappingChange("add", mapping=result))
 
         self.app.push_screen(MappingEditorScreen(None, self._names_except(None), self._bot_list()), done)
+
+    @on(DataTable.RowSelected, "#models-table")
+    def _row_chosen(self) -> None:
+        # The focused table takes `enter` itself (its select binding) and says so with RowSelected.
+        self.action_edit()
 
     def action_edit(self) -> None:
         index = self._selected()
