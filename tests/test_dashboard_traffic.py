@@ -27,20 +27,13 @@ from claude_poe_tui.ui.screens.crash import CrashScreen
 from claude_poe_tui.ui.screens.record_detail import RecordDetailScreen
 from conftest import PoeStandin, RunningProxy, start_proxy, write_config
 from test_dashboard_models import ask, wait_for
+from test_proxy_process import pid_alive as alive
 
 pytestmark = pytest.mark.proxy
 
 
 def running(app: PoeTuiApp) -> bool:
     return app.session is not None and app.session.state is ProxyState.RUNNING
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 async def test_requests_appear_in_logs_latency_and_the_status_bar(tmp_path: Path, poe_clean: PoeStandin) -> None:

@@ -214,3 +214,21 @@ def test_key_changes_restart_the_proxy(tmp_path: Path, poe: PoeStandin) -> None:
         assert ask(running.url).status_code == 401  # the old key no longer works
     finally:
         running.process.stop()
+
+
+def test_warm_up_reaches_neither_poe_nor_the_request_log(tmp_path: Path, poe: PoeStandin) -> None:
+    """Before ready, the child pays LiteLLM's first-request costs with in-process requests."""
+    from claude_poe_tui.proxy.warmup import WARM_LINE
+
+    poe.clear()
+    running = start_proxy(tmp_path, poe)
+    try:
+        output = running.process.output
+        assert any(line.startswith(WARM_LINE) for line in output), "\n".join(output)
+        assert poe.requests() == []
+        time.sleep(0.3)  # the writer thread would have written by now
+        assert not running.request_log.exists() or running.request_log.read_text() == ""
+        assert not [line for line in output if "Traceback" in line or "No connected db" in line]
+        assert ask(running.url).status_code == 200
+    finally:
+        running.process.stop()

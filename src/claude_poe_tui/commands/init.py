@@ -91,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
     from claude_poe_tui.errors import UserError
     from claude_poe_tui.keys import KeyKind, describe_key, generate_master_key, mask, store_key
     from claude_poe_tui.paths import StatePaths, locate_config
-    from claude_poe_tui.poe.client import PoeAuthError, PoeClient, PoeError
+    from claude_poe_tui.poe.client import PoeAuthError, PoeClient, PoeError, PoeUnreachable
     from claude_poe_tui.poe.catalog import save_cache
     from claude_poe_tui.secrets import read_dotenv, reference_name
 
@@ -177,6 +177,10 @@ def run(args: argparse.Namespace) -> int:
                 try:
                     balance = client.balance()
                     break
+                except PoeUnreachable as exc:
+                    raise UserError(f"{exc}. Nothing was written. Offline or behind a gateway? "
+                                    "`claude-poe-tui init --no-check` saves the key without asking Poe, "
+                                    "and --poe-base-url URL sets where Poe's API is") from None
                 except PoeAuthError:
                     if not (interactive and origin == "what you typed" and attempt < 2):
                         raise

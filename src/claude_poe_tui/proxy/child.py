@@ -103,10 +103,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"claude-poe-tui: LiteLLM loaded in {time.perf_counter() - started:.1f} s", flush=True)
 
+    from claude_poe_tui.proxy.warmup import warm_up
+
     class ReportingServer(uvicorn.Server):
         async def startup(self, sockets=None) -> None:  # type: ignore[override]
             await super().startup(sockets=sockets)
             if self.started:
+                # Pay LiteLLM's first-request costs now, so neither a client's first request nor
+                # a restart right after start finds the event loop busy with them.
+                await warm_up(litellm_app)
                 print(READY_LINE, flush=True)
 
     listener = socket.socket(fileno=args.fd)

@@ -7,12 +7,14 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
+from textual.keys import format_key
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
 
 def _keys(binding: Binding) -> str:
-    return " / ".join(key.strip() for key in binding.key.split(","))
+    """``question_mark,slash`` as people type them: ``? / /``; enter stays a word (⏎ reads poorly)."""
+    return " / ".join(key if key == "enter" else format_key(key) for key in (k.strip() for k in binding.key.split(",")))
 
 
 def binding_table(sections: list[tuple[str, str, list[Binding]]]) -> Table:
@@ -39,5 +41,5 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(classes="dialog wide", id="help"):
-            yield Static("Keys  (esc closes; ctrl+p opens the command palette)", classes="dialog-title")
+            yield Static("Help: every key, by pane  (esc closes; ctrl+p opens the command palette)", classes="dialog-title")
             yield Static(binding_table(self.sections))

@@ -113,6 +113,7 @@ class MappingEditorScreen(ModalScreen[ModelMapping | None]):
             matches.disabled = True
             return
         found = self._matching(text)
+        matches.border_title = f"{len(found)} in Poe's catalog (tab, then ↑↓ enter to pick)" if found else "no match"
         matches.add_options(found[:MATCHES_SHOWN])
         if len(found) > MATCHES_SHOWN:
             matches.add_option(f"… {len(found) - MATCHES_SHOWN} more: keep typing")
