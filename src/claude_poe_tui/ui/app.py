@@ -46,6 +46,21 @@ FEED_INTERVAL = 0.25  # seconds between looks at the request log
 current_time = time.time
 
 
+class DashboardFooter(Footer):
+    """Textual's Footer, without the keys it leaves behind.
+
+    The Footer recomposes whenever the focused widget changes (every pane switch), and binds each
+    new key's ``compact`` to itself with ``data_bind``, which adds a watcher on the Footer. Textual
+    drops the watchers of removed keys only when ``compact`` changes, which it never does here, so
+    every old key stayed alive (about 0.3 MiB/s at a few keys a second) and the watcher list, which
+    each new watch scans, kept growing. Forcing the reactive once per recompose prunes them.
+    """
+
+    async def recompose(self) -> None:
+        await super().recompose()
+        self.mutate_reactive(Footer.compact)
+
+
 class PoeTuiApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "claude-poe-tui"
@@ -97,7 +112,7 @@ class PoeTuiApp(App[None]):
                 yield LatencyPane()
             with TabPane("5 Proxy output", id="output"):
                 yield OutputPane()
-        yield Footer()
+        yield DashboardFooter()
 
     @property
     def status(self) -> StatusBar:

@@ -12,6 +12,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import DataTable, Input, Static
+from textual.widgets.data_table import CellKey
 
 from claude_poe_tui.requestlog.feed import RECENT_KEPT
 from claude_poe_tui.requestlog.query import RecordQuery, parse_query
@@ -46,6 +47,42 @@ def record_row(record: RequestRecord) -> tuple[str | Text, ...]:
     )
 
 
+class LogTable(DataTable):
+    """A DataTable that drops its oldest rows in one pass.
+
+    ``DataTable.remove_row`` renumbers every row left (it rebuilds its key -> index map) and, by
+    re-setting the hover coordinate, rebuilds the list of ordered rows: two passes over the 5000
+    rows for each row removed. Once the pane is full every new request removes one, so at 200
+    requests/s that was most of the event loop's time and keys waited behind it. ``remove_oldest``
+    does what ``remove_row`` does, once for the whole batch. It uses DataTable's internals
+    (textual is pinned to one version).
+    """
+
+    def remove_oldest(self, count: int) -> None:
+        if count <= 0:
+            return
+        if count >= self.row_count:
+            self.clear()
+            return
+        locations = self._row_locations
+        total = len(locations)
+        gone = [locations.get_key(index) for index in range(count)]
+        for row_key in gone:
+            for column_key in self._data[row_key]:
+                self._updated_cells.discard(CellKey(row_key, column_key))
+            del self.rows[row_key]
+            del self._data[row_key]
+            self._new_rows.discard(row_key)
+        self._row_locations = type(locations)({locations.get_key(index): index - count
+                                               for index in range(count, total)})
+        self._require_update_dimensions = True
+        self.check_idle()
+        self.cursor_coordinate = self.cursor_coordinate
+        self.hover_coordinate = self.hover_coordinate
+        self._update_count += 1
+        self.refresh(layout=True)
+
+
 class LogsPane(Vertical):
     HELP = (
         "Every request through the proxy, newest at the bottom, followed live. Moving up pauses "
@@ -72,7 +109,7 @@ class LogsPane(Vertical):
     def compose(self) -> ComposeResult:
         yield Input(placeholder="filter: model:sonnet status:5xx route:chat words…  (enter applies, esc clears)",
                     id="logs-filter")
-        table: DataTable[str | Text] = DataTable(id="logs-table", cursor_type="row", zebra_stripes=True)
+        table: LogTable[str | Text] = LogTable(id="logs-table", cursor_type="row", zebra_stripes=True)
         table.add_columns("time", "status", "model", "Poe bot", "route", "stream", "ms", "ttft ms", "tokens in/out",
                           "error")
         yield table
@@ -82,8 +119,8 @@ class LogsPane(Vertical):
         self._show_status()
 
     @property
-    def table(self) -> DataTable:
-        return self.query_one("#logs-table", DataTable)
+    def table(self) -> LogTable:
+        return self.query_one("#logs-table", LogTable)
 
     # -- feeding --
 
@@ -98,8 +135,11 @@ class LogsPane(Vertical):
                 table.add_row(*record_row(record), key=str(key))
                 self._shown.append(key)
                 added += 1
-        while len(self._shown) > ROWS_KEPT:
-            table.remove_row(str(self._shown.popleft()))
+        excess = len(self._shown) - ROWS_KEPT
+        if excess > 0:  # the table's oldest rows are the first keys in _shown, in order
+            for _ in range(excess):
+                self._shown.popleft()
+            table.remove_oldest(excess)
         if not added:
             return
         if self.following:
