@@ -8,12 +8,14 @@ LiteLLM: the proxy is a child process.
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from pathlib import Path
 
 from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
+from textual.css.query import NoMatches
 from textual.widgets import Footer, TabbedContent, TabPane
 from textual.worker import get_current_worker
 
@@ -25,7 +27,8 @@ from claude_poe_tui.paths import StatePaths
 from claude_poe_tui.proxy.process import OutputLine, ProxyState, StateChanged
 from claude_poe_tui.proxy.session import ProxySession, SessionMode
 from claude_poe_tui.requestlog.feed import BATCH as FEED_BATCH
-from claude_poe_tui.requestlog.feed import RequestFeed
+from claude_poe_tui.requestlog.feed import RECENT_KEPT, FeedFigures, RequestFeed
+from claude_poe_tui.requestlog.record import RequestRecord
 from claude_poe_tui.requestlog.stats import WINDOWS
 from claude_poe_tui.ui.commands import DashboardCommands
 from claude_poe_tui.ui.messages import ConfigApplied, ConfigRefused, MappingChange, ProxyEventArrived, RequestsRead
@@ -96,6 +99,9 @@ class PoeTuiApp(App[None]):
         self.window_label = "1h"
         self.request_feed: RequestFeed | None = None  # made by the log worker
         self.request_history_shown = False  # the log's history has reached the panes
+        self._requests_in_flight = threading.Event()  # a RequestsRead not yet shown
+        self.latest_figures: FeedFigures | None = None  # the statistics, for Latency
+        self._latency_shown_at = 0.0
 
     # -- layout --
 
@@ -284,36 +290,68 @@ class PoeTuiApp(App[None]):
         feed = self.request_feed = RequestFeed(path, clock=lambda: current_time())
         try:
             recent = feed.load_history(cancelled=lambda: worker.is_cancelled)
-            self.post_message(RequestsRead(recent, feed.figures(self.window_label), history=True))
+            self._post_requests(recent, feed.figures(self.window_label), history=True)
+            pending: list[RequestRecord] = []
             shown_at = time.monotonic()
             while not worker.is_cancelled:
                 batch = feed.poll()
-                if batch or time.monotonic() - shown_at >= 1.0:  # figures age even without requests
-                    self.post_message(RequestsRead(batch, feed.figures(self.window_label)))
+                pending = (pending + batch)[-RECENT_KEPT:] if pending else batch
+                due = pending or time.monotonic() - shown_at >= 1.0  # figures age even without requests
+                # One update in flight at a time: while the screen is busy, requests gather here
+                # (bounded) instead of as queued messages.
+                if due and not self._requests_in_flight.is_set():
+                    self._post_requests(pending, feed.figures(self.window_label))
+                    pending = []
                     shown_at = time.monotonic()
                 if len(batch) < FEED_BATCH:
                     time.sleep(FEED_INTERVAL)
         finally:
             feed.close()
 
+    def _post_requests(self, records: list[RequestRecord], figures: FeedFigures, *, history: bool = False) -> None:
+        self._requests_in_flight.set()
+        self.post_message(RequestsRead(records, figures, history=history))
+
     @on(RequestsRead)
     def _show_requests(self, message: RequestsRead) -> None:
-        if message.records:
-            self.query_one(LogsPane).add_records(message.records)
-        figures = message.figures
-        if figures.window != self.window_label:
-            return  # computed just before the window changed; the next one is right
+        try:
+            if message.records:
+                self.query_one(LogsPane).add_records(message.records)
+            figures = message.figures
+            if figures.window == self.window_label:  # else computed just before the window changed
+                self.latest_figures = figures
+                self._show_latency()
+                self.status.requests, self.status.errors = figures.requests, figures.errors
+                self.status.window = figures.window
+            if message.history:
+                self.request_history_shown = True
+        except NoMatches:  # the app is closing: its panes are gone
+            pass
+        finally:
+            self._requests_in_flight.clear()
+
+    def _show_latency(self, *, now: bool = False) -> None:
+        """Latency redraws only while it is the pane on screen, and at most once a second.
+
+        A redraw of its tables and charts costs a few milliseconds of the event loop; at a few
+        updates a second that is time keys would wait behind, for figures nobody sees.
+        """
+        figures = self.latest_figures
+        if figures is None or self.query_one(TabbedContent).active != "latency":
+            return
+        if not now and time.monotonic() - self._latency_shown_at < 1.0:
+            return
+        self._latency_shown_at = time.monotonic()
         self.query_one(LatencyPane).show(figures.summary, figures.series, figures.window)
-        self.status.requests, self.status.errors, self.status.window = figures.requests, figures.errors, figures.window
-        if message.history:
-            self.request_history_shown = True
 
     @on(LatencyPane.WindowChange)
     def _next_window(self) -> None:
         labels = list(WINDOWS)
         self.window_label = labels[(labels.index(self.window_label) + 1) % len(labels)]
         if self.request_feed is not None:
-            self.post_message(RequestsRead([], self.request_feed.figures(self.window_label)))
+            figures = self.latest_figures = self.request_feed.figures(self.window_label)
+            self._show_latency(now=True)
+            self.status.requests, self.status.errors, self.status.window = figures.requests, figures.errors, figures.window
         self.notify(f"Statistics over the last {self.window_label}.", timeout=3)
 
     # -- the Poe catalog --
@@ -420,9 +458,11 @@ class PoeTuiApp(App[None]):
 
     def action_pane(self, pane: str) -> None:
         self.query_one(TabbedContent).active = pane
-        self._focus_pane(pane)
+        # Focused now, not after the next refresh as Widget.focus() does: a key typed right after
+        # the digit (`3` then `G`) must already reach the new pane.
+        self.screen.set_focus(self._pane_focus_target(pane))
 
-    def _focus_pane(self, pane: str) -> None:
+    def _pane_focus_target(self, pane: str):
         focus_targets = {
             "models": "#models-table",
             "keys": "#keys-table",
@@ -430,13 +470,18 @@ class PoeTuiApp(App[None]):
             "latency": "#latency-table",
             "output": "#output-log",
         }
-        self.query_one(focus_targets[pane]).focus()
+        return self.query_one(focus_targets[pane])
+
+    def _focus_pane(self, pane: str) -> None:
+        self._pane_focus_target(pane).focus()
 
     @on(TabbedContent.TabActivated)
     def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
         pane = event.pane.id
         if pane in PANES and self.query_one(TabbedContent).active == pane:  # not a stale event
             self.call_after_refresh(self._focus_pane, pane)
+            if pane == "latency":
+                self._show_latency(now=True)
 
     def action_back(self) -> None:
         pane = self.query_one(TabbedContent).active
