@@ -104,6 +104,16 @@ class RequestInfo:
     upstream_status: int | None = None
 
 
+def request_info(scope: dict[str, Any], anthropic_shape: bool) -> RequestInfo:
+    return RequestInfo(
+        started=time.perf_counter(),
+        method=scope.get("method", "GET"),
+        path=scope.get("path", ""),
+        session=_header(scope, b"x-claude-code-session-id"),
+        anthropic_shape=anthropic_shape,
+    )
+
+
 current_request: contextvars.ContextVar[RequestInfo | None] = contextvars.ContextVar("current_request", default=None)
 
 # The gateway the child built; the LiteLLM callback reaches the settings through it.
@@ -287,7 +297,7 @@ class Gateway:
             )
             body = error_body("/v1/messages" if anthropic_shape else path, 401, reason)
             await _send_json(send, 401, body)
-            self._record_simple(scope, 401, "authentication_error", reason)
+            self._record(request_info(scope, anthropic_shape), {"status": 401, "call_id": None, "error_message": reason})
             return
         if path == "/v1/models" and method == "GET":
             await _drain(receive)
@@ -364,16 +374,9 @@ class Gateway:
     # -- the LiteLLM path --
 
     async def _forward(self, scope: dict[str, Any], receive: Any, send: Any, anthropic_shape: bool) -> None:
-        started = time.perf_counter()
-        info = RequestInfo(
-            started=started,
-            method=scope.get("method", "GET"),
-            path=scope.get("path", ""),
-            session=_header(scope, b"x-claude-code-session-id"),
-            anthropic_shape=anthropic_shape,
-        )
+        info = request_info(scope, anthropic_shape)
         token = current_request.set(info)
-        scanner = _UsageScanner(started)
+        scanner = _UsageScanner(info.started)
         state: dict[str, Any] = {"status": 0, "call_id": None, "error_body": None, "error_start": None}
 
         async def send_wrapper(message: dict[str, Any]) -> None:
@@ -443,7 +446,8 @@ class Gateway:
 
     # -- recording --
 
-    def _record(self, info: RequestInfo, state: dict[str, Any], scanner: _UsageScanner) -> None:
+    def _record(self, info: RequestInfo, state: dict[str, Any], scanner: _UsageScanner | None = None) -> None:
+        """One record for the request log, handed to the writer thread (never written here)."""
         if self.log_writer is None:
             return
         status = state["status"] or 500
@@ -468,32 +472,8 @@ class Gateway:
                 error_type=error_type,
                 error_message=message[:MAX_ERROR_MESSAGE] if message else None,
                 latency_ms=round(latency_ms, 2),
-                ttft_ms=round(scanner.ttft_ms, 2) if scanner.ttft_ms is not None else None,
-                input_tokens=scanner.input_tokens,
-                output_tokens=scanner.output_tokens,
-            )
-        )
-
-    def _record_simple(self, scope: dict[str, Any], status: int, error_type: str, message: str) -> None:
-        if self.log_writer is None:
-            return
-        self.log_writer.submit(
-            RequestRecord(
-                ts=time.time(),
-                id=uuid.uuid4().hex,
-                session=_header(scope, b"x-claude-code-session-id"),
-                method=scope.get("method", "GET"),
-                path=scope.get("path", ""),
-                model=None,
-                poe_model=None,
-                route=None,
-                stream=None,
-                status=status,
-                error_type=error_type,
-                error_message=message[:MAX_ERROR_MESSAGE],
-                latency_ms=0.0,
-                ttft_ms=None,
-                input_tokens=None,
-                output_tokens=None,
+                ttft_ms=round(scanner.ttft_ms, 2) if scanner and scanner.ttft_ms is not None else None,
+                input_tokens=scanner.input_tokens if scanner else None,
+                output_tokens=scanner.output_tokens if scanner else None,
             )
         )
