@@ -1,0 +1,48 @@
+"""The bottom line: the keys of what has focus, drawn as one line of text.
+
+Textual's ``Footer`` recomposes on every focus change, so every pane switch mounted a fresh set of
+``FooterKey`` widgets. Their style caches outlived them (a class-level cache in Textual keeps up
+to 1024 of them), and the garbage collector walked all of that on every full collection: measured
+at 200 requests/s, collections of 70-130 ms every couple of seconds, which keys waited behind.
+This bar is one widget whose text changes, and nothing else.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.screen import Screen
+from textual.widgets import Static
+
+
+class KeyBar(Static):
+    COMPONENT_CLASSES = {"key-bar--key"}
+    DEFAULT_CSS = """
+    KeyBar { height: 1; background: $panel; color: $text; }
+    KeyBar > .key-bar--key { color: $accent; text-style: bold; }
+    """
+
+    def on_mount(self) -> None:
+        self.screen.bindings_updated_signal.subscribe(self, self._bindings_changed)
+        self._bindings_changed(self.screen)
+
+    def on_unmount(self) -> None:
+        self.screen.bindings_updated_signal.unsubscribe(self)
+
+    def _bindings_changed(self, screen: Screen) -> None:
+        if self.is_attached and screen is self.screen:
+            self.update(self.keys_text())
+
+    def keys_text(self) -> Text:
+        line = Text(no_wrap=True, overflow="ellipsis")
+        key_style = self.get_component_rich_style("key-bar--key")
+        seen: set[str] = set()
+        for _node, binding, enabled, _tooltip in self.screen.active_bindings.values():
+            if not binding.show or binding.action in seen:
+                continue
+            seen.add(binding.action)  # one entry per action, as Footer shows it
+            line.append(f" {self.app.get_key_display(binding)} ", style=key_style if enabled else "dim")
+            line.append(f"{binding.description} ", style="" if enabled else "dim")
+        if self.app.ENABLE_COMMAND_PALETTE:
+            line.append("  ^p ", style=key_style)
+            line.append("palette")
+        return line

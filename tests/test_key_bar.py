@@ -1,0 +1,40 @@
+"""The bottom line shows the keys of what has focus, and switching panes mounts no widgets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual._styles_cache import StylesCache
+
+from claude_poe_tui.paths import StatePaths
+from claude_poe_tui.ui.app import PoeTuiApp
+from claude_poe_tui.ui.key_bar import KeyBar
+from conftest import write_config
+
+
+async def test_key_bar_follows_the_focused_pane_without_new_widgets(tmp_path: Path) -> None:
+    config = write_config(tmp_path / "config", poe_base_url="http://127.0.0.1:9/v1")
+    app = PoeTuiApp(config, state_paths=StatePaths(tmp_path / "state"), start_proxy=False)
+    async with app.run_test(size=(140, 40)) as pilot:
+        bar = app.query_one(KeyBar)
+
+        def shown() -> str:
+            return bar.keys_text().plain
+
+        await pilot.pause()
+        assert "Add" in shown() and "Quit" in shown() and "palette" in shown()
+        widgets = len(list(app.screen.walk_children()))
+        for key, expected, absent in (("2", "Reveal", "Add"), ("3", "Filter", "Reveal"), ("4", "Window", "Filter"),
+                                      ("1", "Add", "Window")):
+            await pilot.press(key)
+            await pilot.pause()
+            assert expected in shown() and absent not in shown(), (key, shown())
+            assert expected in str(bar.render())
+        # Textual keeps the style caches of up to 1024 widgets in a class-level cache: widgets
+        # made per focus change (as its Footer makes) would fill it and live on there.
+        cached = StylesCache.get_inner_outer.cache_info().currsize
+        for _ in range(8):
+            await pilot.press("2", "1")
+        await pilot.pause()
+        assert len(list(app.screen.walk_children())) == widgets
+        assert StylesCache.get_inner_outer.cache_info().currsize == cached
