@@ -8,7 +8,6 @@ LiteLLM: the proxy is a child process.
 from __future__ import annotations
 
 import asyncio
-import gc
 import threading
 import time
 from pathlib import Path
@@ -17,6 +16,7 @@ from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.css.query import NoMatches
+from textual.widget import Widget
 from textual.widgets import TabbedContent, TabPane
 from textual.worker import get_current_worker
 
@@ -33,6 +33,7 @@ from claude_poe_tui.requestlog.record import RequestRecord
 from claude_poe_tui.requestlog.stats import WINDOWS
 from claude_poe_tui.ui.commands import DashboardCommands
 from claude_poe_tui.ui.key_bar import KeyBar
+from claude_poe_tui.ui.memory import forget_removed_widgets, freeze_long_lived_objects
 from claude_poe_tui.ui.messages import ConfigApplied, ConfigRefused, MappingChange, ProxyEventArrived, RequestsRead
 from claude_poe_tui.ui.panes.keys import KeysPane
 from claude_poe_tui.ui.panes.latency import LatencyPane
@@ -46,28 +47,15 @@ from claude_poe_tui.ui.status_bar import StatusBar
 PANES = ("models", "keys", "logs", "latency", "output")
 PANE_TITLES = {"models": "Models", "keys": "Keys", "logs": "Logs", "latency": "Latency", "output": "Proxy output"}
 FEED_INTERVAL = 0.25  # seconds between looks at the request log
+FORGET_REMOVED_WIDGETS_EVERY = 30  # ticks (seconds); see ui/memory.py
 
 # The clock the statistics read; a module attribute so tests can fix it.
 current_time = time.time
 
 
-def freeze_long_lived_objects() -> None:
-    """Leave what exists now (the widgets, the loaded history, the imports) out of every later
-    garbage collection.
-
-    A full collection walks every tracked object: measured in the running dashboard at 200
-    requests/s, one every ~2 s that took 60-100 ms, and a key pressed meanwhile waited for it.
-    Frozen objects are still freed by reference counting when dropped; only the cycle detector
-    skips them, and it finds the short-lived cycles of new messages and renders as before.
-    """
-    gc.collect()
-    gc.freeze()
-
-
 class PoeTuiApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "claude-poe-tui"
-    AUTO_FOCUS = "#models-table"
     COMMANDS = App.COMMANDS | {DashboardCommands}
     BINDINGS = [
         Binding("ctrl+q", "quit", "Quit", priority=True, id="app.quit",
@@ -103,6 +91,7 @@ class PoeTuiApp(App[None]):
         self._requests_in_flight = threading.Event()  # a RequestsRead not yet shown
         self.latest_figures: FeedFigures | None = None  # the statistics, for Latency
         self._latency_shown_at = 0.0
+        self._ticks = 0  # seconds since mount, counted by _tick
 
     # -- layout --
 
@@ -133,6 +122,7 @@ class PoeTuiApp(App[None]):
             self.load_catalog()
             if self.start_proxy:
                 self.connect_proxy()
+        self._focus_now(self._pane_focus_target("models"))
 
     @property
     def request_log_path(self) -> Path:
@@ -442,6 +432,9 @@ class PoeTuiApp(App[None]):
             status.owner = ""
 
     def _tick(self) -> None:
+        self._ticks += 1
+        if self._ticks % FORGET_REMOVED_WIDGETS_EVERY == 0:
+            forget_removed_widgets()
         if self.session is not None:
             self.status.uptime = self.session.uptime
             if self.session.mode is SessionMode.ATTACHED:
@@ -461,9 +454,15 @@ class PoeTuiApp(App[None]):
         self.query_one(TabbedContent).active = pane
         # Focused now, not after the next refresh as Widget.focus() does: a key typed right after
         # the digit (`3` then `G`) must already reach the new pane.
-        self.screen.set_focus(self._pane_focus_target(pane))
+        self._focus_now(self._pane_focus_target(pane))
 
-    def _pane_focus_target(self, pane: str):
+    @staticmethod
+    def _focus_now(widget: Widget) -> None:
+        """Focus ``widget`` at once, on its own screen (a dialog may be on top): ``Widget.focus()``
+        waits for the next refresh, and a key typed meanwhile would reach the old widget."""
+        widget.screen.set_focus(widget)
+
+    def _pane_focus_target(self, pane: str) -> Widget:
         focus_targets = {
             "models": "#models-table",
             "keys": "#keys-table",
@@ -477,7 +476,7 @@ class PoeTuiApp(App[None]):
         # Called after a refresh: a digit typed meanwhile may have chosen another pane, and that
         # choice stands.
         if self.query_one(TabbedContent).active == pane:
-            self.screen.set_focus(self._pane_focus_target(pane))
+            self._focus_now(self._pane_focus_target(pane))
 
     @on(TabbedContent.TabActivated)
     def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
@@ -523,7 +522,10 @@ class PoeTuiApp(App[None]):
             self.load_catalog(refresh=True)
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen(self.help_sections()))
+        # Built once and kept: composing it anew on every `?` cost time, and left its widgets behind.
+        if not self.is_screen_installed("help"):
+            self.install_screen(HelpScreen(self.help_sections()), name="help")
+        self.push_screen("help")
 
     async def action_quit(self) -> None:
         if self.session is not None and self.session.mode is SessionMode.OWNED:
