@@ -232,8 +232,8 @@ class Terminal:
         return any(needle in line for line in self.screen.display)
 
     def status_requests(self) -> int | None:
-        match = re.search(r"(\d+) requests", self.screen.display[0])
-        return int(match.group(1)) if match else None
+        match = re.search(r"([\d,]+) requests?\b", self.screen.display[0])
+        return int(match.group(1).replace(",", "")) if match else None
 
     def cursor_row(self) -> int | None:
         """The screen line of the Logs table's cursor: among the lines that show a request, the one

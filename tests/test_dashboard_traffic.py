@@ -61,7 +61,7 @@ async def test_requests_appear_in_logs_latency_and_the_status_bar(tmp_path: Path
         ]
         assert "rate_limit_error" in str(rows[2][9]) and "slow down" in str(rows[2][9])
         await wait_for(pilot, lambda: "3 requests" in str(app.status.render())
-                       and "1 errors" in str(app.status.render()), timeout=5, what="the status bar's counts")
+                       and "1 error " in str(app.status.render()), timeout=5, what="the status bar's counts")
 
         await pilot.press("4")
         latency = app.query_one("#latency-table")
@@ -85,7 +85,7 @@ async def test_requests_appear_in_logs_latency_and_the_status_bar(tmp_path: Path
         pane_status = app.query_one("#logs-status")
         assert "paused" in str(pane_status.render())
         assert ask(app.session.url, "claude-sonnet-4-5-20250929").status_code == 200
-        await wait_for(pilot, lambda: "1 new requests" in str(pane_status.render()), timeout=15,
+        await wait_for(pilot, lambda: "1 new request ·" in str(pane_status.render()), timeout=15,
                        what="the new-request count")
         assert logs.cursor_row == 1
         await pilot.press("G")

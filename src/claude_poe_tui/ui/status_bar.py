@@ -7,6 +7,7 @@ from textual.reactive import reactive
 from textual.widgets import Static
 
 from claude_poe_tui.proxy.process import ProxyState
+from claude_poe_tui.ui.wording import counted
 
 STATE_STYLES = {
     ProxyState.RUNNING: ("●", "bold green"),
@@ -46,8 +47,8 @@ class StatusBar(Static):
         text.append(f" {symbol} {self.state.value} ", style=style)
         text.append(f" {self.url or '-'} ", style="bold")
         text.append(f" up {format_uptime(self.uptime)} ")
-        text.append(f" {self.requests} requests ")
-        text.append(f" {self.errors} errors ", style="bold red" if self.errors else "")
+        text.append(f" {counted(self.requests, 'request')} ")
+        text.append(f" {counted(self.errors, 'error')} ", style="bold red" if self.errors else "")
         text.append(f"in {self.window} ", style="dim")
         if self.owner:
             text.append(f" {self.owner} ", style="dim")

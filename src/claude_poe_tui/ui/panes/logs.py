@@ -18,6 +18,7 @@ from claude_poe_tui.requestlog.query import RecordQuery, parse_query
 from claude_poe_tui.requestlog.record import RequestRecord
 from claude_poe_tui.ui.request_table import RequestTable
 from claude_poe_tui.ui.screens.record_detail import RecordDetailScreen
+from claude_poe_tui.ui.wording import counted
 
 ROWS_KEPT = RECENT_KEPT  # the pane's memory bound; older requests stay in the log file
 
@@ -115,10 +116,10 @@ class LogsPane(Vertical):
         shown = self.table.row_count
         filtered = f" · filter: {self.query.text}" if not self.query.empty else ""
         if self.following:
-            status.update(f"following · {shown} requests shown{filtered}")
+            status.update(f"following · {counted(shown, 'request')} shown{filtered}")
             status.remove_class("paused")
         else:
-            status.update(f"paused · {self.unseen} new requests · end resumes following{filtered}")
+            status.update(f"paused · {counted(self.unseen, 'new request')} · end resumes following{filtered}")
             status.add_class("paused")
 
     # -- actions --

@@ -1,0 +1,8 @@
+"""Small pieces of on-screen wording shared by the panes."""
+
+from __future__ import annotations
+
+
+def counted(count: int, noun: str) -> str:
+    """``1 request``, ``2 requests``, ``0 errors``."""
+    return f"{count:,} {noun}" if count == 1 else f"{count:,} {noun}s"
