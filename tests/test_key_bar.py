@@ -38,3 +38,19 @@ async def test_key_bar_follows_the_focused_pane_without_new_widgets(tmp_path: Pa
         await pilot.pause()
         assert len(list(app.screen.walk_children())) == widgets
         assert StylesCache.get_inner_outer.cache_info().currsize == cached
+
+
+async def test_clicking_an_entry_does_what_its_key_does(tmp_path: Path) -> None:
+    config = write_config(tmp_path / "config", poe_base_url="http://127.0.0.1:9/v1")
+    app = PoeTuiApp(config, state_paths=StatePaths(tmp_path / "state"), start_proxy=False)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await pilot.press("2")
+        await pilot.pause()
+        shown = app.query_one(KeyBar).keys_text().plain
+        assert not app.query_one("#keys-pane").revealed
+        await pilot.click(KeyBar, offset=(shown.index("Reveal"), 0))
+        await pilot.pause()
+        assert app.query_one("#keys-pane").revealed
+        await pilot.click(KeyBar, offset=(shown.index("Help"), 0))
+        await pilot.pause()
+        assert app.screen.query(".dialog-title")

@@ -20,7 +20,9 @@ from textual._styles_cache import StylesCache
 
 def forget_removed_widgets() -> None:
     """Drop the style caches Textual still holds for widgets that are gone."""
-    StylesCache.get_inner_outer.cache_clear()
+    clear = getattr(StylesCache.get_inner_outer, "cache_clear", None)
+    if clear is not None:  # a later Textual may no longer cache there
+        clear()
 
 
 def freeze_long_lived_objects() -> None:
