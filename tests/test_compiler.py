@@ -73,7 +73,7 @@ GOLDEN = {
         "model_group_settings": {"forward_client_headers_to_llm_api": ["claude-sonnet-4-5-20250929"]},
     },
     "router_settings": {"disable_cooldowns": True, "num_retries": 0},
-    "general_settings": {"master_key": "os.environ/LITELLM_MASTER_KEY"},
+    "general_settings": {"master_key": "os.environ/LITELLM_MASTER_KEY", "trusted_proxy_ranges": []},
 }
 
 

@@ -78,7 +78,12 @@ def compile_litellm_config(config: Config) -> dict[str, Any]:
         "model_list": model_list,
         "litellm_settings": litellm_settings,
         "router_settings": {"disable_cooldowns": True, "num_retries": 0},
-        "general_settings": {"master_key": f"os.environ/{env.master_key}"},
+        "general_settings": {
+            "master_key": f"os.environ/{env.master_key}",
+            # Clients reach the proxy directly, not through a reverse proxy; saying so also
+            # silences LiteLLM's start-up warning about its admin UI's sign-in limits.
+            "trusted_proxy_ranges": [],
+        },
     }
 
 
