@@ -105,13 +105,15 @@ def main(argv: list[str] | None = None) -> int:
 
     from claude_poe_tui.proxy.warmup import warm_up
 
+    chat_route = any(mapping.route == "chat" for mapping in settings.models.values())
+
     class ReportingServer(uvicorn.Server):
         async def startup(self, sockets=None) -> None:  # type: ignore[override]
             await super().startup(sockets=sockets)
             if self.started:
                 # Pay LiteLLM's first-request costs now, so neither a client's first request nor
                 # a restart right after start finds the event loop busy with them.
-                await warm_up(litellm_app)
+                await warm_up(litellm_app, chat_route=chat_route)
                 print(READY_LINE, flush=True)
 
     listener = socket.socket(fileno=args.fd)

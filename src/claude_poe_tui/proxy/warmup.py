@@ -22,7 +22,6 @@ WARM_UP_PATHS = ("/v1/messages", "/v1/chat/completions", "/v1/messages/count_tok
 # Imported by LiteLLM 1.106 on a route's first call (~250 ms together); a name that a later
 # LiteLLM no longer has is skipped.
 LAZY_MODULES = (
-    "openai.resources.chat",
     "litellm.litellm_core_utils.default_encoding",
     "litellm.llms.anthropic.pass_through.messages.streaming_iterator",
     "litellm.llms.anthropic.chat.guardrail_translation.handler",
@@ -31,22 +30,28 @@ LAZY_MODULES = (
 )
 
 
+# Only the chat route (non-Claude bots) needs these (~150 ms): a config of Claude bots alone skips
+# them, and a chat mapping added later pays them on its first request.
+CHAT_ROUTE_MODULES = ("openai.resources.chat",)
+
+
 WARM_LINE = "claude-poe-tui: proxy warmed up"
 
 
-async def warm_up(app: Any) -> None:
+async def warm_up(app: Any, *, chat_route: bool = True) -> None:
     started = time.perf_counter()
     for path in WARM_UP_PATHS:
         try:
             await _get(app, path)
         except Exception:  # a warm-up that fails costs nothing but the warmth
             pass
-    await asyncio.to_thread(_import_lazy_modules)
+    modules = LAZY_MODULES + (CHAT_ROUTE_MODULES if chat_route else ())
+    await asyncio.to_thread(_import_lazy_modules, modules)
     print(f"{WARM_LINE} in {time.perf_counter() - started:.1f} s", flush=True)
 
 
-def _import_lazy_modules() -> None:
-    for name in LAZY_MODULES:
+def _import_lazy_modules(modules: tuple[str, ...]) -> None:
+    for name in modules:
         try:
             importlib.import_module(name)
         except Exception:
