@@ -147,6 +147,18 @@ def write_config(
     return path
 
 
+OFFLINE_POE = "http://127.0.0.1:9/v1"  # nothing listens there
+
+
+def offline_dashboard(tmp_path: Path):
+    """The dashboard over a fresh config whose Poe is unreachable, with no proxy started."""
+    from claude_poe_tui.paths import StatePaths
+    from claude_poe_tui.ui.app import PoeTuiApp
+
+    config = write_config(tmp_path / "config", poe_base_url=OFFLINE_POE)
+    return PoeTuiApp(config, state_paths=StatePaths(tmp_path / "state"), start_proxy=False)
+
+
 @dataclass
 class RunningProxy:
     process: Any  # ProxyProcess

@@ -8,10 +8,8 @@ from pathlib import Path
 from textual._styles_cache import StylesCache
 from textual.widgets import Static
 
-from claude_poe_tui.paths import StatePaths
-from claude_poe_tui.ui.app import PoeTuiApp
 from claude_poe_tui.ui.memory import forget_removed_widgets
-from conftest import write_config
+from conftest import offline_dashboard
 
 
 def style_caches() -> int:
@@ -21,8 +19,7 @@ def style_caches() -> int:
 
 
 async def test_help_is_built_once_and_removed_widgets_are_let_go(tmp_path: Path) -> None:
-    config = write_config(tmp_path / "config", poe_base_url="http://127.0.0.1:9/v1")
-    app = PoeTuiApp(config, state_paths=StatePaths(tmp_path / "state"), start_proxy=False)
+    app = offline_dashboard(tmp_path)
     async with app.run_test(size=(140, 40)) as pilot:
         await pilot.press("question_mark")
         await pilot.pause()

@@ -6,15 +6,12 @@ from pathlib import Path
 
 from textual._styles_cache import StylesCache
 
-from claude_poe_tui.paths import StatePaths
-from claude_poe_tui.ui.app import PoeTuiApp
 from claude_poe_tui.ui.key_bar import KeyBar
-from conftest import write_config
+from conftest import offline_dashboard
 
 
 async def test_key_bar_follows_the_focused_pane_without_new_widgets(tmp_path: Path) -> None:
-    config = write_config(tmp_path / "config", poe_base_url="http://127.0.0.1:9/v1")
-    app = PoeTuiApp(config, state_paths=StatePaths(tmp_path / "state"), start_proxy=False)
+    app = offline_dashboard(tmp_path)
     async with app.run_test(size=(140, 40)) as pilot:
         bar = app.query_one(KeyBar)
 
@@ -41,8 +38,7 @@ async def test_key_bar_follows_the_focused_pane_without_new_widgets(tmp_path: Pa
 
 
 async def test_clicking_an_entry_does_what_its_key_does(tmp_path: Path) -> None:
-    config = write_config(tmp_path / "config", poe_base_url="http://127.0.0.1:9/v1")
-    app = PoeTuiApp(config, state_paths=StatePaths(tmp_path / "state"), start_proxy=False)
+    app = offline_dashboard(tmp_path)
     async with app.run_test(size=(140, 40)) as pilot:
         await pilot.press("2")
         await pilot.pause()
