@@ -32,7 +32,9 @@ def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value:,.0f}"
 
 
-COLUMNS = ("time", "status", "model", "Poe bot", "route", "stream", "ms", "ttft ms", "tokens in/out", "error")
+# Streaming is left to the details (enter): Claude Code streams nearly everything, and the error
+# column needs the width to be readable at 120 columns.
+COLUMNS = ("time", "status", "model", "Poe bot", "route", "ms", "ttft ms", "tokens", "error")
 
 
 def record_row(record: RequestRecord) -> tuple[str | Text, ...]:
@@ -43,7 +45,6 @@ def record_row(record: RequestRecord) -> tuple[str | Text, ...]:
         record.model or "-",
         record.poe_model or "-",
         record.route or "-",
-        "yes" if record.stream else ("no" if record.stream is not None else "-"),
         _ms(record.latency_ms),
         _ms(record.ttft_ms),
         tokens,
