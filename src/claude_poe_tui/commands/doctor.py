@@ -13,6 +13,8 @@ import stat
 import sys
 from dataclasses import dataclass
 
+from claude_poe_tui.wording import counted
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dir", metavar="DIR", help="the project folder whose Claude Code settings count (default: here)")
@@ -93,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"(could not read the usage history: {exc})")
     print()
     if report.failures:
-        print(f"{report.failures} check{'s' if report.failures > 1 else ''} failed")
+        print(f"{counted(report.failures, 'check')} failed")
         return 1
     print("all checks passed")
     return 0

@@ -307,12 +307,8 @@ class PoeTuiApp(App[None]):
         try:
             if message.records:
                 self.query_one(LogsPane).add_records(message.records)
-            figures = message.figures
-            if figures.window == self.window_label:  # else computed just before the window changed
-                self.latest_figures = figures
-                self._show_latency()
-                self.status.requests, self.status.errors = figures.requests, figures.errors
-                self.status.window = figures.window
+            if message.figures.window == self.window_label:  # else computed just before the window changed
+                self._show_figures(message.figures)
             if message.history:
                 self.request_history_shown = True
                 self.call_after_refresh(freeze_long_lived_objects)
@@ -320,6 +316,11 @@ class PoeTuiApp(App[None]):
             pass
         finally:
             self._requests_in_flight.clear()
+
+    def _show_figures(self, figures: FeedFigures, *, now: bool = False) -> None:
+        self.latest_figures = figures
+        self._show_latency(now=now)
+        self.status.requests, self.status.errors, self.status.window = figures.requests, figures.errors, figures.window
 
     def _show_latency(self, *, now: bool = False) -> None:
         """Latency redraws only while it is the pane on screen, and at most once a second.
@@ -340,9 +341,7 @@ class PoeTuiApp(App[None]):
         labels = list(WINDOWS)
         self.window_label = labels[(labels.index(self.window_label) + 1) % len(labels)]
         if self.request_feed is not None:
-            figures = self.latest_figures = self.request_feed.figures(self.window_label)
-            self._show_latency(now=True)
-            self.status.requests, self.status.errors, self.status.window = figures.requests, figures.errors, figures.window
+            self._show_figures(self.request_feed.figures(self.window_label), now=True)
         self.notify(f"Statistics over the last {self.window_label}.", timeout=3)
 
     # -- the Poe catalog --

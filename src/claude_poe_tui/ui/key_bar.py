@@ -1,8 +1,8 @@
 """The bottom line: the keys of what has focus, drawn as one line of text.
 
 Textual's ``Footer`` recomposes on every focus change, so every pane switch mounted a fresh set of
-``FooterKey`` widgets. Their style caches outlived them (a class-level cache in Textual keeps up
-to 1024 of them), and the garbage collector walked all of that on every full collection: measured
+``FooterKey`` widgets. Their style caches outlived them (Textual's colour cache keeps up to
+1024 of them: see ui/memory.py), and the garbage collector walked all of that on every full collection: measured
 at 200 requests/s, collections of 70-130 ms every couple of seconds, which keys waited behind.
 This bar is one widget whose text changes, and nothing else.
 """
@@ -52,9 +52,10 @@ class KeyBar(Static):
             if enabled:
                 spans.append((start, len(line), binding.key.split(",")[0].strip()))
         if self.app.ENABLE_COMMAND_PALETTE:
-            spans.append((len(line), len(line) + 12, "ctrl+p"))
+            start = len(line)
             line.append("  ^p ", style=key_style)
             line.append("palette")
+            spans.append((start, len(line), "ctrl+p"))
         self._key_spans = spans
         return line
 

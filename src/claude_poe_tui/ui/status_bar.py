@@ -7,7 +7,7 @@ from textual.reactive import reactive
 from textual.widgets import Static
 
 from claude_poe_tui.proxy.process import ProxyState
-from claude_poe_tui.ui.wording import counted
+from claude_poe_tui.wording import counted
 
 STATE_STYLES = {
     ProxyState.RUNNING: ("●", "bold green"),

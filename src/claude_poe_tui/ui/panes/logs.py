@@ -18,7 +18,7 @@ from claude_poe_tui.requestlog.query import RecordQuery, parse_query
 from claude_poe_tui.requestlog.record import RequestRecord
 from claude_poe_tui.ui.request_table import RequestTable
 from claude_poe_tui.ui.screens.record_detail import RecordDetailScreen
-from claude_poe_tui.ui.wording import counted
+from claude_poe_tui.wording import counted
 
 ROWS_KEPT = RECENT_KEPT  # the pane's memory bound; older requests stay in the log file
 

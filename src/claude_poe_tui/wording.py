@@ -1,4 +1,4 @@
-"""Small pieces of on-screen wording shared by the panes."""
+"""Small pieces of wording shared by the commands and the dashboard."""
 
 from __future__ import annotations
 
