@@ -43,6 +43,7 @@ from claude_poe_tui.ui.panes.output import OutputPane
 from claude_poe_tui.ui.screens.crash import CrashScreen
 from claude_poe_tui.ui.screens.help import HelpScreen
 from claude_poe_tui.ui.status_bar import StatusBar
+from claude_poe_tui.wording import counted
 
 PANES = ("models", "keys", "logs", "latency", "output")
 PANE_TITLES = {"models": "Models", "keys": "Keys", "logs": "Logs", "latency": "Latency", "output": "Proxy output"}
@@ -265,7 +266,7 @@ class PoeTuiApp(App[None]):
                 if spent:
                     result.append("\nPoints spent recently, per bot:", style="bold")
                     for bot, points, count in spent[:10]:
-                        result.append(f"\n  {bot:<28} {points:>10,} points  {count:>5} requests")
+                        result.append(f"\n  {bot:<28} {points:>10,} points  {counted(count, 'request'):>14}")
         self.call_from_thread(self.query_one(KeysPane).show_check, result)
 
     # -- the request log --
