@@ -111,6 +111,16 @@ class PoeTuiApp(App[None]):
                 yield OutputPane()
         yield KeyBar(id="keys-bar")
 
+    def notify(self, message: str, *, title: str = "", severity="information", timeout: float | None = None,
+               markup: bool = True) -> None:
+        """Notifications are plain text, always.
+
+        Their messages carry Poe's error text, the proxy's output, paths and keys from the user's
+        files: read as markup, ``[proxy] master_key`` lost its ``[proxy]`` and a Poe message with
+        ``[/bold]`` crashed the dashboard.
+        """
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
+
     @property
     def status(self) -> StatusBar:
         return self.query_one(StatusBar)

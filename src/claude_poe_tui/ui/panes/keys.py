@@ -73,7 +73,7 @@ class KeysPane(Vertical):
                 value = Text(info.value, style="bold yellow")
             else:
                 value = Text(info.masked)
-            table.add_row(info.kind.label, value, info.where(), info.raw if info.env_name else "(the key itself)",
+            table.add_row(info.kind.label, value, Text(info.where()), Text(info.raw if info.env_name else "(the key itself)"),
                           key=info.kind.value)
         if self.keys:
             table.move_cursor(row=min(row, len(self.keys) - 1))

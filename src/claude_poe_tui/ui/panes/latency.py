@@ -63,7 +63,7 @@ class LatencyPane(Vertical):
             requests = figures.get("requests", 0)
             errors = figures.get("errors", 0)
             row = (
-                model,
+                Text(model),
                 f"{requests:,}",
                 Text(f"{errors:,}", style="bold red" if errors else ""),
                 f"{(100.0 * errors / requests) if requests else 0:.1f}",
@@ -94,7 +94,7 @@ class LatencyPane(Vertical):
     def _show_charts(self) -> None:
         buckets = self.series.get(self.selected or "", [])
         title = f"{self.selected}: last {self.window_label}" if self.selected else "no requests yet"
-        self.query_one("#latency-title", Static).update(title)
+        self.query_one("#latency-title", Static).update(Text(title))
         self.query_one("#chart-latency", Sparkline).data = [b.get("p50_ms") or 0 for b in buckets]
         self.query_one("#chart-requests", Sparkline).data = [b.get("requests", 0) for b in buckets]
         self.query_one("#chart-errors", Sparkline).data = [b.get("errors", 0) for b in buckets]

@@ -117,10 +117,10 @@ class LogsPane(Vertical):
         shown = self.table.row_count
         filtered = f" · filter: {self.query.text}" if not self.query.empty else ""
         if self.following:
-            status.update(f"following · {counted(shown, 'request')} shown{filtered}")
+            status.update(Text(f"following · {counted(shown, 'request')} shown{filtered}"))
             status.remove_class("paused")
         else:
-            status.update(f"paused · {counted(self.unseen, 'new request')} · end resumes following{filtered}")
+            status.update(Text(f"paused · {counted(self.unseen, 'new request')} · end resumes following{filtered}"))
             status.add_class("paused")
 
     # -- actions --

@@ -80,8 +80,8 @@ class ModelsPane(Vertical):
             route = mapping.effective_route.value + (" (auto)" if mapping.route is Route.AUTO else "")
             table.add_row(
                 str(index + 1),
-                mapping.name,
-                mapping.poe_model,
+                Text(mapping.name),
+                Text(mapping.poe_model),
                 route,
                 self._catalog_cell(mapping),
                 self.slots.get(mapping.name, ""),
@@ -92,7 +92,7 @@ class ModelsPane(Vertical):
         hint = "a add · enter edit · d delete · shift+↑/↓ reorder" if self.mappings else (
             "No mappings yet: press a to map a Claude Code model name to a Poe bot."
         )
-        self.query_one("#models-hint", Static).update(f"{hint}    {self.catalog_note}")
+        self.query_one("#models-hint", Static).update(Text(f"{hint}    {self.catalog_note}"))
 
     def _selected(self) -> int | None:
         if not self.mappings:

@@ -29,7 +29,7 @@ class CrashScreen(ModalScreen[bool]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide"):
             yield Static("The proxy stopped unexpectedly", classes="dialog-title error")
-            yield Static(self.reason, classes="dialog-text")
+            yield Static(self.reason, classes="dialog-text", markup=False)
             log = RichLog(id="crash-output", wrap=True, markup=False, highlight=False)
             yield log
             with Horizontal(classes="dialog-buttons"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -70,7 +71,7 @@ class MappingEditorScreen(ModalScreen[ModelMapping | None]):
                 id="bot",
                 suggester=BotSuggester(self.bots) if self.bots else None,
             )
-            yield OptionList(id="bot-matches")
+            yield OptionList(id="bot-matches", markup=False)
             yield Label("Route")
             yield Select(
                 ROUTE_CHOICES,
@@ -147,7 +148,7 @@ class MappingEditorScreen(ModalScreen[ModelMapping | None]):
         if problem is not None:
             field, reason = problem
             label = "Model name" if field == "name" else "Poe bot"
-            message.update(f"{label} {reason}")
+            message.update(Text(f"{label} {reason}"))
             message.add_class("error")
             return None
         notes = []
@@ -155,7 +156,7 @@ class MappingEditorScreen(ModalScreen[ModelMapping | None]):
             notes.append(f"'{bot}' is not in Poe's catalog: check the spelling (requests would fail with 404)")
         if route is Route.MESSAGES and not is_claude_bot(bot):
             notes.append("the messages route is for Claude bots; Poe may refuse other bots there")
-        message.update("; ".join(notes))
+        message.update(Text("; ".join(notes)))
         if notes:
             message.add_class("warning")
         return ModelMapping(name, bot, route, thinking)

@@ -25,8 +25,8 @@ class PromptScreen(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Static(self.title_text, classes="dialog-title")
-            yield Static(self.explanation, classes="dialog-text")
+            yield Static(self.title_text, classes="dialog-title", markup=False)
+            yield Static(self.explanation, classes="dialog-text", markup=False)
             yield Input(password=self.secret, placeholder=self.placeholder, id="prompt-value")
             yield Static("", id="prompt-message", classes="dialog-message")
             with Horizontal(classes="dialog-buttons"):

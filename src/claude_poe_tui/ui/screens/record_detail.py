@@ -6,6 +6,7 @@ import dataclasses
 import time
 
 from rich.table import Table
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -23,7 +24,7 @@ def record_table(record: RequestRecord) -> Table:
         value = getattr(record, field.name)
         if field.name == "ts":
             value = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(value)) + f" ({value:.3f})"
-        table.add_row(field.name, "-" if value is None else str(value))
+        table.add_row(field.name, Text("-" if value is None else str(value)))
     speed = record.output_tokens_per_second
     table.add_row("tokens/s", "-" if speed is None else f"{speed:.1f}")
     return table
@@ -38,5 +39,5 @@ class RecordDetailScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(classes="dialog wide"):
-            yield Static(f"Request {self.record.id}", classes="dialog-title")
+            yield Static(Text(f"Request {self.record.id}"), classes="dialog-title")
             yield Static(record_table(self.record))
