@@ -186,7 +186,7 @@ class RunningProxy:
 def start_proxy(directory: Path, poe: PoeStandin, **config_kwargs: Any) -> RunningProxy:
     from claude_poe_tui.config import load_config, resolve_secrets
     from claude_poe_tui.paths import StatePaths
-    from claude_poe_tui.proxy.process import ProxyProcess
+    from claude_poe_tui.proxy.parent.process import ProxyProcess
 
     config_path = write_config(directory / "config", poe_base_url=poe.base_url, **config_kwargs)
     config = load_config(config_path)

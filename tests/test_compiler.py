@@ -69,7 +69,7 @@ GOLDEN = {
         "num_retries": 0,
         "request_timeout": 300.0,
         "telemetry": False,
-        "callbacks": ["claude_poe_tui.proxy.hooks.gateway_hooks"],
+        "callbacks": ["claude_poe_tui.proxy.child.hooks.gateway_hooks"],
         "model_group_settings": {"forward_client_headers_to_llm_api": ["claude-sonnet-4-5-20250929"]},
     },
     "router_settings": {"disable_cooldowns": True, "num_retries": 0},

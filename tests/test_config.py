@@ -184,3 +184,99 @@ def test_parse_config_is_pure(tmp_path: Path) -> None:
     config = parse_config(ISSUE_EXAMPLE, tmp_path / "x.toml", environ={})
     assert config.path == tmp_path / "x.toml"
     assert not (tmp_path / "x.toml").exists()
+
+
+# --- settings for fallbacks, limits, budgets, team members -----------------------------------
+
+TEAM_EXAMPLE = """\
+[proxy]
+stop_when_idle = "2h"
+drain_seconds = 10
+workers = 2
+
+[poe]
+api_keys = ["env:POE_KEY_A", "env:POE_KEY_B"]
+
+[redis]
+url = "env:REDIS_URL"
+
+[budget]
+session_points = 5000
+daily_points = 50000
+
+[[models]]
+name = "claude-sonnet-5"
+poe_model = "Claude-Sonnet-5"
+fallbacks = ["gpt-5", "haiku"]
+context_window = 200000
+rpm = 500
+
+[[models]]
+name = "gpt-5"
+poe_model = "GPT-5"
+max_output_tokens = 16384
+
+[[models]]
+name = "haiku"
+poe_model = "Claude-Haiku-4.5"
+
+[[clients]]
+name = "alice"
+key = "env:ALICE_TOKEN"
+"""
+
+
+def test_fallbacks_limits_budgets_and_members_load(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, TEAM_EXAMPLE), environ={})
+    sonnet, gpt, _ = config.models
+    assert sonnet.fallbacks == ("gpt-5", "haiku") and sonnet.context_window == 200000 and sonnet.rpm == 500
+    assert gpt.max_output_tokens == 16384 and gpt.fallbacks == () and gpt.context_window is None
+    assert config.proxy.stop_when_idle_seconds == 7200 and config.proxy.workers == 2
+    assert config.poe.api_keys == ("env:POE_KEY_A", "env:POE_KEY_B")
+    assert config.budget.session_points == 5000 and config.budget.min_balance is None
+    assert config.clients[0].name == "alice" and config.redis.url == "env:REDIS_URL"
+
+
+@pytest.mark.parametrize(
+    "change,line,key,words",
+    [
+        (('fallbacks = ["gpt-5", "haiku"]', 'fallbacks = ["gpt-6"]'), 19, "models[0].fallbacks", "'gpt-6' is not a mapped"),
+        (('max_output_tokens = 16384', 'max_output_tokens = 16384\nfallbacks = ["claude-sonnet-5"]'), 19,
+         "models[0].fallbacks", "circle: claude-sonnet-5 -> gpt-5 -> claude-sonnet-5"),
+        (('fallbacks = ["gpt-5", "haiku"]', 'fallbacks = [5]'), 19, "models[0].fallbacks[0]", "must be a string"),
+        (('session_points = 5000', 'session_points = 0'), 13, "budget.session_points", "more than 0 points"),
+        (('daily_points = 50000', 'daily_points = -5'), 14, "budget.daily_points", "more than 0 points"),
+        (('stop_when_idle = "2h"', 'stop_when_idle = "soon"'), 2, "proxy.stop_when_idle", "not a duration"),
+        (('rpm = 500', 'rpm = 0'), 21, "models[0].rpm", "more than 0"),
+        (('key = "env:ALICE_TOKEN"', 'key = "env:ALICE_TOKEN"\n[[clients]]\nname = "alice"\nkey = "env:B"'), 36,
+         "clients[1].name",
+         "already [[clients]] entry 1"),
+        (('url = "env:REDIS_URL"', 'url = "localhost:6379"'), 10, "redis.url", "redis:// URL"),
+    ],
+)
+def test_bad_team_settings_name_line_and_key(tmp_path: Path, change: tuple[str, str], line: int, key: str,
+                                             words: str) -> None:
+    text = TEAM_EXAMPLE.replace(*change)
+    with pytest.raises(ConfigError) as caught:
+        load_config(write(tmp_path, text), environ={})
+    error = caught.value
+    assert (error.line, error.key) == (line, key), str(error)
+    assert words in error.message
+    assert str(error).startswith(f"{tmp_path / 'config.toml'}:{line}: {key}: ")
+
+
+def test_fallbacks_survive_an_edit_and_can_be_cleared(tmp_path: Path) -> None:
+    import dataclasses
+
+    from claude_poe_tui.config.edit import ConfigEditor
+
+    path = write(tmp_path, TEAM_EXAMPLE)
+    editor = ConfigEditor.open(path)
+    sonnet = editor.models()[0]
+    editor.update_model(0, dataclasses.replace(sonnet, fallbacks=("haiku",)))
+    config = editor.save()
+    assert config.models[0].fallbacks == ("haiku",)
+    assert config.models[0].context_window == 200000 and config.models[0].rpm == 500  # untouched keys kept
+    editor = ConfigEditor.open(path)
+    editor.update_model(0, dataclasses.replace(config.models[0], fallbacks=()))
+    assert "fallbacks" not in editor.save().path.read_text().split("[[models]]")[1]

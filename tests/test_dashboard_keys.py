@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from claude_poe_tui.paths import StatePaths
-from claude_poe_tui.proxy.process import ProxyState
+from claude_poe_tui.proxy.parent.process import ProxyState
 from claude_poe_tui.secrets import read_dotenv
 from claude_poe_tui.ui.app import PoeTuiApp
 from conftest import MASTER_KEY, POE_KEY, PoeStandin, write_config

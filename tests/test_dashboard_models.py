@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from claude_poe_tui.paths import StatePaths
-from claude_poe_tui.proxy.process import ProxyState
+from claude_poe_tui.proxy.parent.process import ProxyState
 from claude_poe_tui.ui.app import PoeTuiApp
 from claude_poe_tui.ui.screens.mapping_editor import MappingEditorScreen
 from conftest import MASTER_KEY, PoeStandin, write_config
@@ -67,7 +67,7 @@ async def test_add_a_mapping_and_the_proxy_serves_it(tmp_path: Path, poe: PoeSta
         text = config_path.read_text()
         assert USER_COMMENT in text and "# claude-poe-tui config written by the tests" in text
         assert 'name = "claude-opus-4-5-20251101"' in text and 'poe_model = "Gemini-2.5-Pro"' in text
-        rows = [app.query_one("#models-table").get_row_at(i) for i in range(2)]
+        rows = [[str(cell) for cell in app.query_one("#models-table").get_row_at(i)] for i in range(2)]
         assert rows[1][1:3] == ["claude-opus-4-5-20251101", "Gemini-2.5-Pro"]
 
         answer = ask(app.session.url, "claude-opus-4-5-20251101")

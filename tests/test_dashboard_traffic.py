@@ -20,8 +20,8 @@ import httpx
 import pytest
 
 from claude_poe_tui.paths import StatePaths
-from claude_poe_tui.proxy.process import ProxyState
-from claude_poe_tui.proxy.session import SessionMode
+from claude_poe_tui.proxy.parent.process import ProxyState
+from claude_poe_tui.proxy.parent.session import SessionMode
 from claude_poe_tui.ui.app import PoeTuiApp
 from claude_poe_tui.ui.screens.crash import CrashScreen
 from claude_poe_tui.ui.screens.record_detail import RecordDetailScreen

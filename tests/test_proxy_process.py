@@ -17,7 +17,7 @@ import pytest
 from claude_poe_tui.config import load_config, resolve_secrets
 from claude_poe_tui.errors import PortInUseError
 from claude_poe_tui.paths import StatePaths
-from claude_poe_tui.proxy.process import ProxyProcess, ProxyState, StateChanged
+from claude_poe_tui.proxy.parent.process import ApplyOutcome, ProxyProcess, ProxyState, StateChanged
 from conftest import MASTER_KEY, PoeStandin, free_port, start_proxy, write_config
 
 pytestmark = pytest.mark.proxy
@@ -180,7 +180,7 @@ def test_mapping_changes_apply_without_a_restart(tmp_path: Path, poe: PoeStandin
         editor.add_model(ModelMapping("brand-new-name", "Gemini-2.5-Pro"))
         editor.delete_model(0)  # claude-sonnet-4-5-20250929
         config = editor.save()
-        assert running.process.apply(config, resolve_secrets(config)) == "reloaded"
+        assert running.process.apply(config, resolve_secrets(config)) is ApplyOutcome.RELOADED
         assert running.process.pid == pid
         answer = ask(running.url, "brand-new-name")
         assert answer.status_code == 200 and answer.json()["content"][0]["text"] == "Hello from Gemini-2.5-Pro."
@@ -208,7 +208,7 @@ def test_key_changes_restart_the_proxy(tmp_path: Path, poe: PoeStandin) -> None:
         env_file = running.config_path.parent / ".env"
         env_file.write_text(env_file.read_text().replace(MASTER_KEY, "sk-rotated-master-key-123456"))
         config = load_config(running.config_path)
-        assert running.process.apply(config, resolve_secrets(config)) == "restarted"
+        assert running.process.apply(config, resolve_secrets(config)) is ApplyOutcome.RESTARTED
         running.process.wait_ready(60)
         assert running.process.pid != pid
         assert ask(running.url).status_code == 401  # the old key no longer works
@@ -218,7 +218,7 @@ def test_key_changes_restart_the_proxy(tmp_path: Path, poe: PoeStandin) -> None:
 
 def test_warm_up_reaches_neither_poe_nor_the_request_log(tmp_path: Path, poe: PoeStandin) -> None:
     """Before ready, the child pays LiteLLM's first-request costs with in-process requests."""
-    from claude_poe_tui.proxy.warmup import WARM_LINE
+    from claude_poe_tui.proxy.protocol import WARM_LINE
 
     poe.clear()
     running = start_proxy(tmp_path, poe)

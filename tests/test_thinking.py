@@ -106,7 +106,7 @@ def test_thinking_off_is_read_from_the_config(tmp_path: Path) -> None:
 @pytest.fixture(scope="module")
 def thinking_proxy(poe: PoeStandin, tmp_path_factory: pytest.TempPathFactory) -> Iterator:
     """A proxy whose state folder holds Poe's catalog, as `init` or `models` leave it."""
-    from claude_poe_tui.proxy.process import ProxyProcess
+    from claude_poe_tui.proxy.parent.process import ProxyProcess
 
     directory = tmp_path_factory.mktemp("thinking")
     config_path = write_config(

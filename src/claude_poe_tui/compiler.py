@@ -25,7 +25,7 @@ from claude_poe_tui.config.model import Config, ModelMapping, Route, Thinking
 from claude_poe_tui.poe.catalog import Catalog
 from claude_poe_tui.secrets import reference_name
 
-HOOKS_CALLBACK = "claude_poe_tui.proxy.hooks.gateway_hooks"
+HOOKS_CALLBACK = "claude_poe_tui.proxy.child.hooks.gateway_hooks"
 # Environment names the child uses when the config holds a key literally (not as env:NAME).
 LITERAL_POE_KEY_ENV = "CLAUDE_POE_TUI_POE_API_KEY"
 LITERAL_MASTER_KEY_ENV = "CLAUDE_POE_TUI_MASTER_KEY"

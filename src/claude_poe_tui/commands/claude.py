@@ -53,8 +53,8 @@ def _start_proxy(config, state):
     """Our proxy child, ready; or ``None`` when one of ours started meanwhile (two at once)."""
     from claude_poe_tui.config import resolve_secrets
     from claude_poe_tui.errors import PortInUseError
-    from claude_poe_tui.proxy.probe import probe_proxy
-    from claude_poe_tui.proxy.process import ProxyProcess
+    from claude_poe_tui.proxy.parent.client import probe_proxy
+    from claude_poe_tui.proxy.parent.process import ProxyProcess
 
     secrets = resolve_secrets(config)
     _refresh_catalog_if_old(config, state)
@@ -86,7 +86,7 @@ def run(head_args: argparse.Namespace, claude_args: list[str]) -> int:
     from claude_poe_tui.commands.env import master_key_or_error
     from claude_poe_tui.errors import UserError
     from claude_poe_tui.paths import StatePaths
-    from claude_poe_tui.proxy.probe import probe_proxy
+    from claude_poe_tui.proxy.parent.client import probe_proxy
 
     config = config_from_args(head_args)
     binary = find_claude_code()

@@ -183,8 +183,8 @@ def _check_proxy(report: Report, config, keys: dict) -> None:
     import httpx
 
     from claude_poe_tui.errors import UserError
-    from claude_poe_tui.proxy.probe import probe_proxy
-    from claude_poe_tui.proxy.process import bind_listener
+    from claude_poe_tui.proxy.parent.client import probe_proxy
+    from claude_poe_tui.proxy.parent.process import bind_listener
 
     probe = probe_proxy(config.base_url)
     if probe.answering and not probe.ours:

@@ -22,7 +22,7 @@ def _say(message: str) -> None:
 def run(args: argparse.Namespace) -> int:
     from claude_poe_tui.commands._common import config_from_args
     from claude_poe_tui.config import resolve_secrets
-    from claude_poe_tui.proxy.process import OutputLine, ProxyProcess, ProxyState
+    from claude_poe_tui.proxy.parent.process import OutputLine, ProxyProcess, ProxyState
 
     config = config_from_args(args)
     secrets = resolve_secrets(config)

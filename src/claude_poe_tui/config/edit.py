@@ -193,6 +193,11 @@ class ConfigEditor:
             content = _drop_key(content, "thinking")
         else:
             content = _set_key(content, "thinking", mapping.thinking.value)
+        # Keys the editor does not show (context_window, rpm, ...) are kept as the user wrote them.
+        if mapping.fallbacks:
+            content = _set_key(content, "fallbacks", list(mapping.fallbacks))
+        else:
+            content = _drop_key(content, "fallbacks")
         return content
 
     def add_model(self, mapping: ModelMapping, index: int | None = None) -> None:

@@ -11,6 +11,7 @@ import difflib
 import os
 import re
 import tomllib
+import types
 import typing
 from collections.abc import Mapping
 from enum import Enum
@@ -18,13 +19,17 @@ from pathlib import Path
 from typing import Any
 
 from claude_poe_tui.config.model import (
+    BudgetSettings,
     ClaudeCodeSettings,
+    ClientToken,
     Config,
     LogSettings,
     ModelMapping,
     PoeSettings,
     ProxySettings,
+    RedisSettings,
     Route,
+    parse_duration,
 )
 from claude_poe_tui.errors import ConfigError
 from claude_poe_tui.secrets import SecretResolver, read_dotenv, reference_name, valid_reference_name
@@ -34,9 +39,13 @@ SECTIONS: dict[str, type] = {
     "poe": PoeSettings,
     "log": LogSettings,
     "claude_code": ClaudeCodeSettings,
+    "redis": RedisSettings,
+    "budget": BudgetSettings,
 }
 MODELS_KEY = "models"
-TOP_LEVEL_KEYS = (*SECTIONS, MODELS_KEY)
+CLIENTS_KEY = "clients"
+TOP_LEVEL_KEYS = (*SECTIONS, MODELS_KEY, CLIENTS_KEY)
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
 PORT_ENV_FALLBACK = "LITELLM_PORT"  # the seed recipe's name, honoured when [proxy] port is absent
 
 KeyPath = tuple[str | int, ...]
@@ -100,7 +109,9 @@ class _Reader:
         self.environ = environ
 
     def fail(self, key_path: KeyPath, message: str) -> typing.NoReturn:
-        raise ConfigError(message, path=self.path, line=locate(self.text, key_path), key=_dotted(key_path))
+        # An item of a list (`fallbacks[1]`) is on the line of its key.
+        written = key_path[:-1] if key_path and isinstance(key_path[-1], int) and len(key_path) > 2 else key_path
+        raise ConfigError(message, path=self.path, line=locate(self.text, written), key=_dotted(key_path))
 
     def check_known_keys(self, table: Mapping[str, Any], allowed: typing.Iterable[str], where: KeyPath) -> None:
         allowed = list(allowed)
@@ -126,6 +137,15 @@ class _Reader:
         return cls(**values)
 
     def value(self, raw: Any, expected: Any, where: KeyPath) -> Any:
+        origin, args = typing.get_origin(expected), typing.get_args(expected)
+        if origin in (typing.Union, types.UnionType) and type(None) in args:
+            # `int | None`: TOML has no null, so the key is either absent (None) or a value.
+            (inner,) = [a for a in args if a is not type(None)]
+            return self.value(raw, inner, where)
+        if origin is tuple:
+            if not isinstance(raw, list):
+                self.fail(where, f"must be a list such as [\"a\", \"b\"], not {_type_name(raw)} {raw!r}")
+            return tuple(self.value(item, args[0], (*where, index)) for index, item in enumerate(raw))
         if isinstance(expected, type) and issubclass(expected, Enum):
             allowed = [member.value for member in expected]
             if raw not in allowed:
@@ -173,6 +193,16 @@ class _Reader:
             self.fail((*where, "host"), "must not be empty (use 127.0.0.1 for this machine only)")
         if settings.request_timeout <= 0:
             self.fail((*where, "request_timeout"), "must be more than 0 seconds")
+        if settings.drain_seconds < 0:
+            self.fail((*where, "drain_seconds"), "must be 0 or more seconds")
+        if settings.max_request_mb <= 0:
+            self.fail((*where, "max_request_mb"), "must be more than 0")
+        if not 1 <= settings.workers <= 64:
+            self.fail((*where, "workers"), f"must be between 1 and 64, not {settings.workers}")
+        try:
+            parse_duration(settings.stop_when_idle)
+        except ValueError as exc:
+            self.fail((*where, "stop_when_idle"), f"{exc} (\"0\" means never)")
         self.check_secret(settings.master_key, (*where, "master_key"))
         return settings
 
@@ -205,7 +235,62 @@ class _Reader:
         if not re.match(r"^https?://[^/\s]+", settings.base_url):
             self.fail((*where, "base_url"), f"must be an http(s) URL such as https://api.poe.com/v1, not {settings.base_url!r}")
         self.check_secret(settings.api_key, (*where, "api_key"))
+        if isinstance(table, dict) and "api_key" in table and "api_keys" in table:
+            self.fail((*where, "api_keys"), "set either api_key (one key) or api_keys (a pool), not both")
+        seen: dict[str, int] = {}
+        for index, raw in enumerate(settings.api_keys):
+            self.check_secret(raw, (*where, "api_keys", index))
+            if raw in seen:
+                self.fail((*where, "api_keys", index), f"{raw!r} is already entry {seen[raw] + 1} of the pool")
+            seen[raw] = index
         return settings
+
+    def redis(self, table: Any) -> RedisSettings:
+        where: KeyPath = ("redis",)
+        settings: RedisSettings = self.section(RedisSettings, table if table is not None else {}, where)
+        url = settings.url.strip()
+        if url and reference_name(url) is None and not re.match(r"^(redis|rediss|unix)://", url):
+            self.fail((*where, "url"), f"must be a redis:// URL or env:NAME, not {settings.url!r}")
+        if url and reference_name(url) is not None:
+            self.check_secret(url, (*where, "url"))
+        return settings
+
+    def budget(self, table: Any) -> BudgetSettings:
+        where: KeyPath = ("budget",)
+        settings: BudgetSettings = self.section(BudgetSettings, table if table is not None else {}, where)
+        for field in dataclasses.fields(BudgetSettings):
+            value = getattr(settings, field.name)
+            if value is not None and value <= 0:
+                self.fail((*where, field.name), f"must be more than 0 points, not {value:g} (remove the line for no limit)")
+        return settings
+
+    def clients(self, raw: Any) -> tuple[ClientToken, ...]:
+        if raw is None:
+            return ()
+        if not isinstance(raw, list):
+            self.fail((CLIENTS_KEY,), "must be written as [[clients]] tables")
+        clients: list[ClientToken] = []
+        names: dict[str, int] = {}
+        keys: dict[str, int] = {}
+        for index, table in enumerate(raw):
+            where: KeyPath = (CLIENTS_KEY, index)
+            if not isinstance(table, dict):
+                self.fail(where, "each entry must be a [[clients]] table")
+            for required in ("name", "key"):
+                if required not in table:
+                    self.check_known_keys(table, [f.name for f in dataclasses.fields(ClientToken)], where)
+                    self.fail(where, f"[[clients]] entry {index + 1} has no '{required}'")
+            client: ClientToken = self.section(ClientToken, table, where)
+            if not re.fullmatch(r"[A-Za-z0-9_.@-]+", client.name):
+                self.fail((*where, "name"), f"must be letters, digits, '.', '_', '@' or '-', not {client.name!r}")
+            if client.name in names:
+                self.fail((*where, "name"), f"'{client.name}' is already [[clients]] entry {names[client.name] + 1}")
+            self.check_secret(client.key, (*where, "key"))
+            if client.key in keys:
+                self.fail((*where, "key"), f"the same token as [[clients]] entry {keys[client.key] + 1}")
+            names[client.name], keys[client.key] = index, index
+            clients.append(client)
+        return tuple(clients)
 
     def log(self, table: Any) -> LogSettings:
         where: KeyPath = ("log",)
@@ -235,9 +320,30 @@ class _Reader:
             problem = mapping_problem(mapping.name, mapping.poe_model, seen)
             if problem is not None:
                 self.fail((*where, problem[0]), problem[1])
+            for key in ("context_window", "max_output_tokens", "rpm", "tpm"):
+                value = getattr(mapping, key)
+                if value is not None and value <= 0:
+                    self.fail((*where, key), f"must be more than 0, not {value}")
             seen[mapping.name] = index
             mappings.append(mapping)
+        self.check_fallbacks(mappings)
         return tuple(mappings)
+
+    def check_fallbacks(self, mappings: list[ModelMapping]) -> None:
+        """Every fallback names a mapping, and following fallbacks never comes back to where it began."""
+        by_name = {m.name: m for m in mappings}
+        for index, mapping in enumerate(mappings):
+            for position, fallback in enumerate(mapping.fallbacks):
+                where: KeyPath = (MODELS_KEY, index, "fallbacks")
+                if fallback not in by_name:
+                    self.fail(where, f"'{fallback}' is not a mapped model name{_suggest(fallback, by_name)}")
+                if fallback == mapping.name:
+                    self.fail(where, f"'{mapping.name}' cannot fall back to itself")
+                if fallback in mapping.fallbacks[:position]:
+                    self.fail(where, f"'{fallback}' is listed twice")
+            cycle = fallback_cycle(mapping.name, by_name)
+            if cycle:
+                self.fail((MODELS_KEY, index, "fallbacks"), "fallbacks go round in a circle: " + " -> ".join(cycle))
 
     def claude_code(self, table: Any, models: tuple[ModelMapping, ...]) -> ClaudeCodeSettings:
         where: KeyPath = ("claude_code",)
@@ -248,6 +354,22 @@ class _Reader:
             if chosen and chosen not in names:
                 self.fail((*where, slot.name), f"'{chosen}' is not a mapped model name{_suggest(chosen, names)}")
         return settings
+
+
+def fallback_cycle(start: str, by_name: Mapping[str, ModelMapping]) -> list[str] | None:
+    """The first path of fallbacks from ``start`` that comes back to ``start``, if there is one."""
+    stack: list[tuple[str, list[str]]] = [(start, [start])]
+    visited: set[str] = set()
+    while stack:
+        name, path = stack.pop()
+        mapping = by_name.get(name)
+        for fallback in mapping.fallbacks if mapping else ():
+            if fallback == start:
+                return [*path, fallback]
+            if fallback not in visited:
+                visited.add(fallback)
+                stack.append((fallback, [*path, fallback]))
+    return None
 
 
 def mapping_problem(name: str, poe_model: str, taken: Mapping[str, int]) -> tuple[str, str] | None:
@@ -298,7 +420,10 @@ def parse_config(text: str, path: Path, environ: Mapping[str, str] | None = None
         poe=reader.poe(data.get("poe")),
         log=reader.log(data.get("log")),
         claude_code=reader.claude_code(data.get("claude_code"), models),
+        redis=reader.redis(data.get("redis")),
+        budget=reader.budget(data.get("budget")),
         models=models,
+        clients=reader.clients(data.get(CLIENTS_KEY)),
     )
 
 

@@ -32,6 +32,25 @@ class Thinking(str, Enum):
     OFF = "off"  # never: the request's thinking is dropped
 
 
+_DURATION_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def parse_duration(text: str) -> float:
+    """``"90s"``, ``"30m"``, ``"2h"``, ``"1d"`` or ``"0"`` in seconds; :class:`ValueError` otherwise."""
+    value = text.strip().lower()
+    if value in ("0", "0s", "0m", "0h", "never"):
+        return 0.0
+    unit = _DURATION_UNITS.get(value[-1:]) if value else None
+    number = value[:-1] if unit else value
+    try:
+        amount = float(number)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a duration such as \"90s\", \"30m\" or \"2h\"") from None
+    if amount < 0:
+        raise ValueError(f"{text!r} is negative")
+    return amount * (unit or 1.0)
+
+
 def is_claude_bot(poe_model: str) -> bool:
     """Claude bots are the ones Poe serves on its Anthropic-compatible endpoint."""
     return poe_model.lower().startswith("claude")
@@ -48,6 +67,17 @@ class ModelMapping:
     thinking: Thinking = Thinking.AUTO
     """``auto``: on the chat route, Claude Code's thinking becomes the bot's ``thinking_budget`` or
     ``reasoning_effort`` (per Poe's catalog); ``off``: the bot is never asked to think."""
+    fallbacks: tuple[str, ...] = ()
+    """Other mapped names tried in order when this bot fails before answering (429, 402, 5xx,
+    timeout, connection error); never on 400, 401 or 404."""
+    context_window: int | None = None
+    """Tokens of context the bot takes; unset: Poe's catalog says."""
+    max_output_tokens: int | None = None
+    """Most tokens the bot writes in one answer; unset: Poe's catalog says."""
+    rpm: int | None = None
+    """Requests per minute to this bot, over every worker and instance sharing [redis]."""
+    tpm: int | None = None
+    """Tokens per minute to this bot, counted the same way as ``rpm``."""
 
     @property
     def effective_route(self) -> Route:
@@ -66,6 +96,20 @@ class ProxySettings:
     """The token Claude Code sends (ANTHROPIC_AUTH_TOKEN). ``env:NAME`` or a literal."""
     request_timeout: float = 600.0
     """Seconds to wait for Poe before answering 504 timeout_error."""
+    drain_seconds: float = 30.0
+    """On stop, how long streams in flight may finish; those still open then end with an error event."""
+    max_request_mb: float = 32.0
+    """Request bodies larger than this are refused (413) without being read."""
+    stop_when_idle: str = "30m"
+    """A background proxy (``start``, the ``claude`` launcher) stops after this long without
+    requests: ``"90s"``, ``"30m"``, ``"2h"``; ``"0"`` means never."""
+    workers: int = 1
+    """Proxy processes sharing the port; more serve more requests at once on more cores."""
+
+    @property
+    def stop_when_idle_seconds(self) -> float:
+        """``stop_when_idle`` in seconds; 0 means never (validated when the config is read)."""
+        return parse_duration(self.stop_when_idle)
 
 
 @dataclass(frozen=True)
@@ -74,6 +118,8 @@ class PoeSettings:
     """Your Poe API key (https://poe.com/api_key). ``env:NAME`` or a literal."""
     base_url: str = DEFAULT_POE_BASE_URL
     """Poe's OpenAI-compatible base URL, ending in /v1. Overridable for gateways and tests."""
+    api_keys: tuple[str, ...] = ()
+    """A pool of Poe keys (``env:NAME`` each) used in turn, balanced by use; replaces ``api_key``."""
 
 
 @dataclass(frozen=True)
@@ -86,6 +132,34 @@ class LogSettings:
     """Rotate the request log when it reaches this size."""
     backups: int = 3
     """Rotated files kept; disk use stays under ``max_size_mb * (backups + 1)``."""
+
+
+@dataclass(frozen=True)
+class RedisSettings:
+    url: str = ""
+    """``redis://host:6379/0`` or ``env:REDIS_URL``: shared limits, cooldowns and routing state for
+    every worker and instance. Empty: each proxy process keeps its own."""
+
+
+@dataclass(frozen=True)
+class BudgetSettings:
+    """Points limits; a request that would go over one is refused. Unset: no limit."""
+
+    session_points: float | None = None
+    """Points one Claude Code session may spend."""
+    daily_points: float | None = None
+    """Points all requests may spend per calendar day (local time)."""
+    min_balance: float | None = None
+    """Refuse requests once the Poe balance falls under this; also warns in the dashboard and doctor."""
+
+
+@dataclass(frozen=True)
+class ClientToken:
+    """A team member's token: sent as the API key instead of the master key, recorded by name."""
+
+    name: str
+    key: str
+    """``env:NAME`` or a literal token."""
 
 
 @dataclass(frozen=True)
@@ -109,7 +183,10 @@ class Config:
     poe: PoeSettings = field(default_factory=PoeSettings)
     log: LogSettings = field(default_factory=LogSettings)
     claude_code: ClaudeCodeSettings = field(default_factory=ClaudeCodeSettings)
+    redis: RedisSettings = field(default_factory=RedisSettings)
+    budget: BudgetSettings = field(default_factory=BudgetSettings)
     models: tuple[ModelMapping, ...] = ()
+    clients: tuple[ClientToken, ...] = ()
 
     @property
     def dotenv_path(self) -> Path:

@@ -11,7 +11,7 @@ import time
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: fallbacks, agents, lowered max_tokens, members, key pools (all optional)
 
 
 @dataclass(slots=True)
@@ -40,6 +40,21 @@ class RequestRecord:
     """To the first generated token (streamed responses only)."""
     input_tokens: int | None
     output_tokens: int | None
+    answered_model: str | None = None
+    """The mapped name that answered, when a fallback did (``poe_model`` is then its bot)."""
+    failed: list[dict[str, Any]] | None = None
+    """Bots tried before the one that answered, in order: ``{"model", "poe_model", "status",
+    "error_type"}`` each. Empty or absent: the first bot answered (or failed alone)."""
+    agent_id: str | None = None
+    """Claude Code's subagent (``x-claude-code-agent-id``), when a subagent asked."""
+    parent_agent_id: str | None = None
+    """The agent that started that subagent (``x-claude-code-parent-agent-id``)."""
+    max_tokens_lowered: list[int] | None = None
+    """``[asked, sent]`` when ``max_tokens`` was lowered to the bot's maximum output."""
+    member: str | None = None
+    """The team member whose token was sent (``[[clients]] name``); absent for the master key."""
+    poe_key: str | None = None
+    """Which Poe key of a pool answered (its variable name), when ``[poe] api_keys`` is set."""
     v: int = SCHEMA_VERSION
 
     @property

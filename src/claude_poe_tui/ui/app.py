@@ -25,8 +25,8 @@ from claude_poe_tui.config.edit import ConfigEditor
 from claude_poe_tui.config.load import Secrets
 from claude_poe_tui.errors import ConfigError, UserError
 from claude_poe_tui.paths import StatePaths
-from claude_poe_tui.proxy.process import OutputLine, ProxyState, StateChanged
-from claude_poe_tui.proxy.session import ProxySession, SessionMode
+from claude_poe_tui.proxy.parent.process import OutputLine, ProxyState, StateChanged
+from claude_poe_tui.proxy.parent.session import ProxySession, SessionMode
 from claude_poe_tui.requestlog.feed import BATCH as FEED_BATCH
 from claude_poe_tui.requestlog.feed import RECENT_KEPT, FeedFigures, RequestFeed
 from claude_poe_tui.requestlog.record import RequestRecord

@@ -5,7 +5,7 @@ from __future__ import annotations
 from textual.message import Message
 
 from claude_poe_tui.config.model import Config, ModelMapping
-from claude_poe_tui.proxy.process import ProxyEvent
+from claude_poe_tui.proxy.parent.process import ProxyEvent
 from claude_poe_tui.requestlog.feed import FeedFigures
 from claude_poe_tui.requestlog.record import RequestRecord
 

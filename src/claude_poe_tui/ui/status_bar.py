@@ -6,7 +6,7 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widgets import Static
 
-from claude_poe_tui.proxy.process import ProxyState
+from claude_poe_tui.proxy.parent.process import ProxyState
 from claude_poe_tui.wording import counted
 
 STATE_STYLES = {

@@ -14,7 +14,7 @@ from fastapi import HTTPException
 from litellm.integrations.custom_logger import CustomLogger
 
 from claude_poe_tui.poe.thinking import bot_thinking_params
-from claude_poe_tui.proxy.gateway import ACTIVE, current_request
+from claude_poe_tui.proxy.child.gateway import ACTIVE, current_request
 
 
 def _response_headers(exception: Exception) -> dict[str, str]:

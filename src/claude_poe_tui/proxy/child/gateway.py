@@ -10,7 +10,7 @@ A plain ASGI wrapper (no framework, a few microseconds a request) that:
   Anthropic error type, and Poe's ``Retry-After``;
 * records each API request in the request log (status, timings, tokens), off the request path.
 
-The LiteLLM callback in :mod:`claude_poe_tui.proxy.hooks` fills in what only LiteLLM knows (the
+The LiteLLM callback in :mod:`claude_poe_tui.proxy.child.hooks` fills in what only LiteLLM knows (the
 parsed model name, the upstream exception) through the per-request :class:`RequestInfo`.
 """
 
@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from claude_poe_tui import __version__
-from claude_poe_tui.proxy.errors import (
+from claude_poe_tui.proxy.child.errors import (
     anthropic_error_type,
     clean_message,
     client_status,
@@ -36,8 +36,7 @@ from claude_poe_tui.proxy.errors import (
 )
 from claude_poe_tui.requestlog.record import RequestRecord
 from claude_poe_tui.requestlog.writer import RequestLogWriter
-
-from claude_poe_tui.proxy.probe import CONTROL_HEADER, RELOAD_PATH, STATUS_PATH
+from claude_poe_tui.proxy.protocol import CONTROL_HEADER, RELOAD_PATH, STATUS_PATH, ProxyStatus, ReloadPayload
 
 PUBLIC_PATHS = frozenset({"/health/liveliness", "/health/readiness", STATUS_PATH})
 MAX_BUFFERED_BODY = 4 * 1024 * 1024  # non-streamed bodies above this are not parsed for tokens
@@ -244,6 +243,10 @@ class Gateway:
         # parent generated (in a 0600 file in the run folder), not the master key clients hold.
         self._control_token = control_token.encode("utf-8")
         self._reload_models = reload_models
+        # For the status page: `claude-poe-tui status`, the idle stop of a background proxy.
+        self.requests_served = 0
+        self.in_flight = 0
+        self.last_request_at: float | None = None
         ACTIVE["gateway"] = self
 
     # -- routing --
@@ -327,9 +330,9 @@ class Gateway:
             await _send_json(send, 501, b'{"error": "reloading is not available"}')
             return
         try:
-            payload = json.loads(b"".join(chunks))
-            self._reload_models(payload["litellm"])
-            fresh = GatewaySettings.from_json(payload["gateway"], self.settings.master_key)
+            payload = ReloadPayload.from_json(json.loads(b"".join(chunks)))
+            self._reload_models(payload.router)
+            fresh = GatewaySettings.from_json(payload.gateway, self.settings.master_key)
         except Exception as exc:  # the old list stays in place; the caller hears why
             await _send_json(send, 400, json.dumps({"error": f"{type(exc).__name__}: {exc}"}).encode())
             return
@@ -338,15 +341,19 @@ class Gateway:
         await _send_json(send, 200, json.dumps({"models": sorted(self.settings.models)}).encode())
 
     def status(self) -> dict[str, Any]:
-        return {
-            "product": "claude-poe-tui",
-            "version": __version__,
-            "pid": os.getpid(),
-            "config": self.settings.config_path,
-            "started_at": self.settings.started_at,
-            "models": sorted(self.settings.models),
-            "request_log": (self.settings.request_log or {}).get("path"),
-        }
+        return ProxyStatus(
+            version=__version__,
+            pid=os.getpid(),
+            config=self.settings.config_path,
+            started_at=self.settings.started_at,
+            models=sorted(self.settings.models),
+            request_log=(self.settings.request_log or {}).get("path"),
+            extra={
+                "requests": self.requests_served,
+                "in_flight": self.in_flight,
+                "last_request_at": self.last_request_at,
+            },
+        ).to_json()
 
     def model_list(self) -> dict[str, Any]:
         """Mapped names, in a shape read by Anthropic clients (Claude Code's picker) and OpenAI ones."""
@@ -376,6 +383,8 @@ class Gateway:
     async def _forward(self, scope: dict[str, Any], receive: Any, send: Any, anthropic_shape: bool) -> None:
         info = request_info(scope, anthropic_shape)
         token = current_request.set(info)
+        self.in_flight += 1
+        self.last_request_at = time.time()
         scanner = _UsageScanner(info.started)
         state: dict[str, Any] = {"status": 0, "call_id": None, "error_body": None, "error_start": None}
 
@@ -407,6 +416,9 @@ class Gateway:
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
+            self.in_flight -= 1
+            self.requests_served += 1
+            self.last_request_at = time.time()
             current_request.reset(token)
             scanner.finish()
             self._record(info, state, scanner)

@@ -14,20 +14,20 @@ import enum
 import threading
 import time
 
-from claude_poe_tui.compiler import compile_gateway_settings, compile_litellm_config
 from claude_poe_tui.config.load import Secrets
 from claude_poe_tui.config.model import Config
 from claude_poe_tui.errors import UserError
 from claude_poe_tui.paths import StatePaths
-from claude_poe_tui.poe.catalog import load_cache
-from claude_poe_tui.proxy.probe import ProxyProbe, probe_proxy, read_control_token, send_reload
-from claude_poe_tui.proxy.process import (
+from claude_poe_tui.proxy.parent.client import ProxyProbe, probe_proxy, read_control_token, send_reload
+from claude_poe_tui.proxy.parent.process import (
     Listener,
     OutputLine,
     ProxyEvent,
+    ApplyOutcome,
     ProxyProcess,
     ProxyState,
     StateChanged,
+    compiled_payload,
 )
 
 
@@ -162,15 +162,18 @@ class ProxySession:
             if token is None:
                 return "saved; the running serve could not be told (no control token): restart it"
             probe = self.attached
-            gateway = compile_gateway_settings(config, None, load_cache(self.state_paths.catalog_cache))
-            send_reload(self.url, token, compile_litellm_config(config), gateway)
+            send_reload(self.url, token, compiled_payload(config, self.state_paths))
             return f"applied to the running serve (pid {probe.pid if probe else '?'})"
         if self.process is None or secrets is None:
             return "saved"
         outcome = self.process.apply(config, secrets)
-        if outcome == "restarted":
+        if outcome is ApplyOutcome.RESTARTED:
             self.process.wait_ready(120.0)
-        return {"reloaded": "applied to the proxy", "restarted": "proxy restarted", "saved": "saved"}[outcome]
+        return {
+            ApplyOutcome.RELOADED: "applied to the proxy",
+            ApplyOutcome.RESTARTED: "proxy restarted",
+            ApplyOutcome.SAVED: "saved",
+        }[outcome]
 
     def shutdown(self) -> None:
         """On quit: stop what we own, leave an attached proxy running."""

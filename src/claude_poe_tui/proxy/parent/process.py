@@ -35,8 +35,8 @@ from claude_poe_tui.config.model import Config
 from claude_poe_tui.errors import PortInUseError, UserError
 from claude_poe_tui.paths import StatePaths
 from claude_poe_tui.poe.catalog import load_cache
-from claude_poe_tui.proxy.child import READY_LINE
-from claude_poe_tui.proxy.probe import CONTROL_TOKEN_ENV, control_token_path, send_reload
+from claude_poe_tui.proxy.parent.client import send_reload
+from claude_poe_tui.proxy.protocol import CONTROL_TOKEN_ENV, READY_LINE, ReloadPayload, control_token_path
 
 OUTPUT_LINES_KEPT = 1000
 STOP_GRACE_SECONDS = 8.0
@@ -50,6 +50,14 @@ class ProxyState(enum.Enum):
     RUNNING = "running"
     STOPPING = "stopping"
     FAILED = "failed"
+
+
+class ApplyOutcome(enum.Enum):
+    """What :meth:`ProxyProcess.apply` did with a new config."""
+
+    RELOADED = "reloaded"  # the running child took the new model list, no restart
+    RESTARTED = "restarted"  # keys, port or the request log changed: a new child
+    SAVED = "saved"  # no child runs: the next start uses it
 
 
 @dataclass(frozen=True)
@@ -74,6 +82,23 @@ class ProxyStartError(UserError):
         self.last_output = last_output
         tail = "\n".join(f"  | {line}" for line in last_output[-15:])
         super().__init__(f"{message}\nlast output of the proxy:\n{tail}" if tail else message)
+
+
+def compiled_payload(config: Config, state_paths: StatePaths, secrets: Secrets | None = None) -> ReloadPayload:
+    """What the child serves for ``config``: LiteLLM's configuration and our gateway's settings.
+
+    The one place both are built, for a start (written to the run folder) and a reload (posted).
+    """
+    # Poe's catalog (cached by `init`, `models`, `doctor`, the dashboard) says which bots take
+    # a thinking parameter; without a cache the proxy simply does not pass thinking to them.
+    catalog = load_cache(state_paths.catalog_cache)
+    gateway = compile_gateway_settings(config, str(state_paths.request_log_for(config.log.path)), catalog)
+    if secrets is not None:
+        gateway.update(
+            poe_key_origin=f"[poe] api_key, from {secrets.poe_api_key_origin}",
+            master_key_origin=f"[proxy] master_key, from {secrets.master_key_origin}",
+        )
+    return ReloadPayload(router=compile_litellm_config(config), gateway=gateway)
 
 
 def bind_listener(host: str, port: int) -> socket.socket:
@@ -164,15 +189,7 @@ class ProxyProcess:
         return self.state_paths.run_dir(self.config.proxy.port)
 
     def gateway_settings(self) -> dict:
-        # Poe's catalog (cached by `init`, `models`, `doctor`, the dashboard) says which bots take
-        # a thinking parameter; without a cache the proxy simply does not pass thinking to them.
-        catalog = load_cache(self.state_paths.catalog_cache)
-        gateway = compile_gateway_settings(self.config, str(self.request_log_path), catalog)
-        gateway.update(
-            poe_key_origin=f"[poe] api_key, from {self.secrets.poe_api_key_origin}",
-            master_key_origin=f"[proxy] master_key, from {self.secrets.master_key_origin}",
-        )
-        return gateway
+        return compiled_payload(self.config, self.state_paths, self.secrets).gateway
 
     def write_compiled(self) -> tuple[Path, Path]:
         """The files the child reads: LiteLLM's config and ours. They name keys, never hold them."""
@@ -181,8 +198,9 @@ class ProxyProcess:
         os.chmod(run_dir, 0o700)
         litellm_path = run_dir / "litellm.yaml"
         gateway_path = run_dir / "gateway.json"
-        atomic_write_text(litellm_path, render_yaml(compile_litellm_config(self.config)), mode=0o600)
-        atomic_write_text(gateway_path, json.dumps(self.gateway_settings(), indent=2) + "\n", mode=0o600)
+        payload = compiled_payload(self.config, self.state_paths, self.secrets)
+        atomic_write_text(litellm_path, render_yaml(payload.router), mode=0o600)
+        atomic_write_text(gateway_path, json.dumps(payload.gateway, indent=2) + "\n", mode=0o600)
         return litellm_path, gateway_path
 
     def child_environment(self) -> dict[str, str]:
@@ -315,21 +333,18 @@ class ProxyProcess:
 
         return fixed(config) != fixed(self.config) or secrets != self.secrets
 
-    def apply(self, config: Config, secrets: Secrets) -> str:
-        """Make the running proxy serve ``config``: hot for mapping changes, else a restart.
-
-        Returns ``"reloaded"``, ``"restarted"`` or ``"saved"`` (the proxy is not running).
-        """
+    def apply(self, config: Config, secrets: Secrets) -> ApplyOutcome:
+        """Make the running proxy serve ``config``: hot for mapping changes, else a restart."""
         if self.state is not ProxyState.RUNNING:
             self.config, self.secrets = config, secrets
-            return "saved"
+            return ApplyOutcome.SAVED
         if self.needs_restart_for(config, secrets):
             self.restart(config, secrets)
-            return "restarted"
+            return ApplyOutcome.RESTARTED
         self.config = config
         self.write_compiled()
-        send_reload(self.url, self._control_token, compile_litellm_config(config), self.gateway_settings())
-        return "reloaded"
+        send_reload(self.url, self._control_token, compiled_payload(config, self.state_paths, self.secrets))
+        return ApplyOutcome.RELOADED
 
     def restart(self, config: Config | None = None, secrets: Secrets | None = None) -> None:
         """Stop and start again, keeping the port open so clients wait instead of failing."""

@@ -1,7 +1,8 @@
-"""Is a proxy already serving a port, and is it ours?
+"""Talking to a running proxy child from our side: is one serving a port, is it ours, reload it.
 
 Used by the dashboard (attach to a running ``serve`` instead of starting a second proxy), by
-``claude-poe-tui claude`` (start one only if none serves) and by ``doctor``.
+``claude-poe-tui claude`` (start one only if none serves), by ``doctor``, and by
+:class:`~claude_poe_tui.proxy.parent.process.ProxyProcess` to apply a new model list.
 """
 
 from __future__ import annotations
@@ -10,10 +11,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-STATUS_PATH = "/claude-poe-tui/status"  # answered by proxy/gateway.py without a key
-RELOAD_PATH = "/claude-poe-tui/reload"  # a new model list, applied without a restart
-CONTROL_HEADER = b"x-claude-poe-tui-control"  # carries the control token for RELOAD_PATH
-CONTROL_TOKEN_ENV = "CLAUDE_POE_TUI_CONTROL_TOKEN"
+from claude_poe_tui.proxy.protocol import (
+    CONTROL_HEADER,
+    PRODUCT,
+    RELOAD_PATH,
+    STATUS_PATH,
+    ReloadPayload,
+    control_token_path,
+)
 
 
 @dataclass(frozen=True)
@@ -44,12 +49,8 @@ def probe_proxy(base_url: str, timeout: float = 1.0) -> ProxyProbe:
         body = response.json() if response.status_code == 200 else {}
     except ValueError:
         body = {}
-    ours = isinstance(body, dict) and body.get("product") == "claude-poe-tui"
+    ours = isinstance(body, dict) and body.get("product") == PRODUCT
     return ProxyProbe(url, answering=True, ours=ours, status=body if ours else {})
-
-
-def control_token_path(run_dir: Path) -> Path:
-    return run_dir / "control.token"
 
 
 def read_control_token(run_dir: Path) -> str | None:
@@ -59,7 +60,7 @@ def read_control_token(run_dir: Path) -> str | None:
         return None
 
 
-def send_reload(base_url: str, token: str, litellm_config: dict[str, Any], gateway: dict[str, Any]) -> list[str]:
+def send_reload(base_url: str, token: str, payload: ReloadPayload) -> list[str]:
     """Give a running proxy of ours a new model list; returns the model names it now serves."""
     import httpx
 
@@ -68,7 +69,7 @@ def send_reload(base_url: str, token: str, litellm_config: dict[str, Any], gatew
     try:
         response = httpx.post(
             base_url.rstrip("/") + RELOAD_PATH,
-            json={"litellm": litellm_config, "gateway": gateway},
+            json=payload.to_json(),
             headers={CONTROL_HEADER.decode(): token},
             timeout=10.0,
         )

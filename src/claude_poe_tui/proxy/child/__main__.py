@@ -1,6 +1,6 @@
 """The proxy child process: LiteLLM's proxy app behind our gateway, served by uvicorn.
 
-Started by :class:`claude_poe_tui.proxy.process.ProxyProcess` as
+Started by :class:`claude_poe_tui.proxy.parent.process.ProxyProcess` as
 ``python -m claude_poe_tui.proxy.child --fd N --litellm-config X --gateway-config Y``. This is the
 only place that imports LiteLLM (~3.6 s, ~200 MB), so the dashboard and the CLI stay fast.
 
@@ -21,7 +21,8 @@ import sys
 import threading
 import time
 
-READY_LINE = "claude-poe-tui: proxy ready"
+from claude_poe_tui.proxy.protocol import CONTROL_TOKEN_ENV, READY_LINE
+
 SHUTDOWN_GRACE_SECONDS = 3.0
 
 
@@ -78,8 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     import uvicorn
     from litellm.proxy.proxy_server import app as litellm_app
 
-    from claude_poe_tui.proxy import litellm_patches
-    from claude_poe_tui.proxy.gateway import Gateway, GatewaySettings
+    from claude_poe_tui.proxy.child import litellm_patches
+    from claude_poe_tui.proxy.child.gateway import Gateway, GatewaySettings
     from claude_poe_tui.requestlog.writer import RequestLogWriter
 
     litellm_patches.apply_all()
@@ -91,8 +92,7 @@ def main(argv: list[str] | None = None) -> int:
             max_bytes=settings.request_log["max_bytes"],
             backups=settings.request_log["backups"],
         ).start()
-    from claude_poe_tui.proxy.probe import CONTROL_TOKEN_ENV
-    from claude_poe_tui.proxy.reload import apply_litellm_models
+    from claude_poe_tui.proxy.child.reload import apply_litellm_models
 
     app = Gateway(
         litellm_app,
@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"claude-poe-tui: LiteLLM loaded in {time.perf_counter() - started:.1f} s", flush=True)
 
-    from claude_poe_tui.proxy.warmup import warm_up
+    from claude_poe_tui.proxy.child.warmup import warm_up
 
     chat_route = any(mapping.route == "chat" for mapping in settings.models.values())
 

@@ -35,7 +35,7 @@ LAZY_MODULES = (
 CHAT_ROUTE_MODULES = ("openai.resources.chat",)
 
 
-WARM_LINE = "claude-poe-tui: proxy warmed up"
+from claude_poe_tui.proxy.protocol import WARM_LINE
 
 
 async def warm_up(app: Any, *, chat_route: bool = True) -> None:

@@ -1,0 +1,86 @@
+"""The wire contract between our side (``proxy/parent``) and the proxy child (``proxy/child``).
+
+Both sides import this module and nothing else of each other: the paths and headers the child
+answers, the line it prints when ready, how the control token travels, and the typed payloads that
+cross the boundary. Plain Python: no LiteLLM, no httpx, no Textual.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+# Printed by the child on stdout once it serves requests.
+READY_LINE = "claude-poe-tui: proxy ready"
+# Printed by the child once LiteLLM's first-request costs are paid (part of getting ready).
+WARM_LINE = "claude-poe-tui: proxy warmed up"
+
+# Answered by the child without the master key: what it is, for probes (attach, doctor, claude).
+STATUS_PATH = "/claude-poe-tui/status"
+# A new model list, applied without a restart; needs the control token, not the master key.
+RELOAD_PATH = "/claude-poe-tui/reload"
+CONTROL_HEADER = b"x-claude-poe-tui-control"
+# The control token reaches the child in its environment (it removes it at once) and the
+# dashboard or CLI through a 0600 file in the run folder.
+CONTROL_TOKEN_ENV = "CLAUDE_POE_TUI_CONTROL_TOKEN"
+# Liveness and readiness, without a key and without calling any bot.
+HEALTH_PATHS = ("/health/liveliness", "/health/readiness", "/health")
+
+PRODUCT = "claude-poe-tui"
+
+
+def control_token_path(run_dir: Path) -> Path:
+    return run_dir / "control.token"
+
+
+@dataclass(frozen=True)
+class ReloadPayload:
+    """What :data:`RELOAD_PATH` takes: the Router's configuration and the gateway's, both compiled.
+
+    ``router`` is what ``compile_router_config`` returns (model list and router settings);
+    ``gateway`` is what ``compile_gateway_settings`` returns (the mapping table and our settings).
+    """
+
+    router: dict[str, Any]
+    gateway: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"router": self.router, "gateway": self.gateway}
+
+    @classmethod
+    def from_json(cls, data: Any) -> ReloadPayload:
+        if not isinstance(data, dict):
+            raise ValueError("the reload payload must be a JSON object")
+        router, gateway = data.get("router"), data.get("gateway")
+        if not isinstance(router, dict) or not isinstance(router.get("model_list"), list):
+            raise ValueError("the reload payload needs router.model_list (a list)")
+        if not isinstance(gateway, dict) or not isinstance(gateway.get("models"), list):
+            raise ValueError("the reload payload needs gateway.models (a list)")
+        return cls(router=router, gateway=gateway)
+
+
+@dataclass(frozen=True)
+class ProxyStatus:
+    """What :data:`STATUS_PATH` answers (never a key, never a prompt)."""
+
+    version: str
+    pid: int
+    config: str
+    started_at: float
+    models: list[str]
+    request_log: str | None
+    extra: dict[str, Any] = field(default_factory=dict)
+    """Figures the child adds (requests served, in flight, the request log's health, …)."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "product": PRODUCT,
+            "version": self.version,
+            "pid": self.pid,
+            "config": self.config,
+            "started_at": self.started_at,
+            "models": self.models,
+            "request_log": self.request_log,
+            **self.extra,
+        }
