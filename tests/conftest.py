@@ -74,9 +74,11 @@ class PoeStandin:
     def base_url(self) -> str:
         return f"{self.url}/v1"
 
-    def fault(self, status: int, *, count: int = 1, message: str = "", retry_after: str | None = None,
-              delay: float = 0.0) -> None:
-        spec: dict[str, Any] = {"status": status, "count": count, "message": message, "delay": delay}
+    def fault(self, status: int = 200, *, count: int = 1, message: str = "", retry_after: str | None = None,
+              delay: float = 0.0, kind: str = "", after: int = 1) -> None:
+        """Queue a failure (``status``), or a broken answer (``kind``: reset, cut, badjson, early_end, stall)."""
+        spec: dict[str, Any] = {"status": status, "count": count, "message": message, "delay": delay,
+                                "kind": kind, "after": after}
         if retry_after is not None:
             spec["retry_after"] = retry_after
         httpx.post(f"{self.url}/_standin/faults", json=spec).raise_for_status()
@@ -120,6 +122,7 @@ def write_config(
     port: int | None = None,
     models: tuple[tuple[str, str], ...] = DEFAULT_MODELS,
     extra: str = "",
+    proxy_extra: str = "",
     dotenv: dict[str, str] | None = None,
 ) -> Path:
     """A config file like a user's, with keys in the .env beside it."""
@@ -130,6 +133,7 @@ def write_config(
         'host = "127.0.0.1"',
         f"port = {port or free_port()}",
         'master_key = "env:LITELLM_MASTER_KEY"',
+        *proxy_extra.splitlines(),
         "",
         "[poe]",
         'api_key = "env:POE_API_KEY"',

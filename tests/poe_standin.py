@@ -24,6 +24,11 @@ Test control, not part of Poe's API:
 
 * ``POST /_standin/faults`` queues failures: ``{"status": 429, "count": 1, "retry_after": "7",
   "message": "...", "delay": 0.0}``. ``status`` 200 with a ``delay`` makes the next replies slow.
+  A ``kind`` breaks the answer instead of failing it: ``reset`` (the connection is reset before any
+  answer), ``cut`` (the connection closes after ``after`` stream events, or mid-body), ``badjson``
+  (after ``after`` events an event that is not JSON; unstreamed, a body that is not JSON),
+  ``early_end`` (the stream ends after ``after`` events without its last events), ``stall`` (after
+  ``after`` events nothing for ``delay`` seconds).
 * ``GET /_standin/requests`` lists the requests received (method, path, headers, JSON body);
   ``DELETE /_standin/requests`` clears it.
 
@@ -129,6 +134,41 @@ class Fault:
     message: str = ""
     retry_after: str | None = None
     delay: float = 0.0
+    kind: str = ""
+    after: int = 1
+
+
+def reset_connection(request: Request) -> None:
+    """Reset the client's TCP connection now (RST, no answer), as a dying upstream does."""
+    import socket
+    import struct
+
+    cycle = getattr(request.receive, "__self__", None)  # uvicorn's request cycle owns the transport
+    transport = getattr(cycle, "transport", None)
+    if transport is None:
+        raise RuntimeError("no transport to reset")
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    transport.abort()
+
+
+async def broken(stream: Any, fault: Fault) -> Any:
+    """``stream`` with ``fault`` applied after ``fault.after`` events."""
+    sent = 0
+    async for piece in stream:
+        if sent == fault.after:
+            if fault.kind == "cut":
+                raise ConnectionError("stand-in: stream cut")
+            if fault.kind == "badjson":
+                yield b"data: {this is not json\n\n"
+                return
+            if fault.kind == "early_end":
+                return
+            if fault.kind == "stall":
+                await asyncio.sleep(fault.delay)
+        yield piece
+        sent += 1
 
 
 @dataclass
@@ -276,16 +316,35 @@ def create_app(state: StandinState) -> Starlette:
         except json.JSONDecodeError:
             return None
 
-    async def apply_fault(anthropic: bool) -> Response | None:
+    async def apply_fault(request: Request, anthropic: bool) -> Response | Fault | None:
+        """A failure answer, a fault that breaks the answer (applied by the caller), or None."""
         fault = state.take_fault()
         if fault is None:
             return None
+        if fault.kind == "reset":
+            reset_connection(request)
+            return Response(status_code=500)  # never reaches anyone: the connection is gone
+        if fault.kind:
+            return fault
         if fault.delay:
             await asyncio.sleep(fault.delay)
         if fault.status == 200:
             return None
         make = anthropic_error if anthropic else poe_error
         return make(fault.status, fault.message or f"Injected failure {fault.status}", fault.retry_after)
+
+    def broken_answer(fault: Fault, payload: dict[str, Any]) -> Response:
+        if fault.kind == "badjson":
+            return Response(b"{this is not json", media_type="application/json")
+        if fault.kind == "cut":
+            raw = json.dumps(payload).encode()
+
+            async def half():
+                yield raw[: len(raw) // 2]
+                raise ConnectionError("stand-in: body cut")
+
+            return StreamingResponse(half(), media_type="application/json", headers={"content-length": str(len(raw))})
+        return JSONResponse(payload)
 
     def spend(bot: str, points: int) -> None:
         state.balance -= points
@@ -312,8 +371,9 @@ def create_app(state: StandinState) -> Starlette:
         bot = CATALOG_BY_LOWER_ID.get(str(body.get("model", "")).lower())
         if bot is None:
             return poe_error(404, f"Model '{body.get('model')}' does not exist or is not available via the API")
-        failure = await apply_fault(anthropic=False)
-        if failure is not None:
+        failure = await apply_fault(request, anthropic=False)
+        fault = failure if isinstance(failure, Fault) else None
+        if failure is not None and fault is None:
             return failure
 
         messages = body["messages"]
@@ -349,16 +409,15 @@ def create_app(state: StandinState) -> Starlette:
                 message["reasoning_content"] = reasoning
             if tool_call:
                 message["tool_calls"] = [{k: v for k, v in tool_call.items() if k != "index"}]
-            return JSONResponse(
-                {
-                    "id": completion_id,
-                    "object": "chat.completion",
-                    "created": created,
-                    "model": bot["id"],
-                    "choices": [{"index": 0, "message": message, "finish_reason": finish}],
-                    "usage": usage,
-                }
-            )
+            answer = {
+                "id": completion_id,
+                "object": "chat.completion",
+                "created": created,
+                "model": bot["id"],
+                "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+                "usage": usage,
+            }
+            return broken_answer(fault, answer) if fault else JSONResponse(answer)
 
         def chunk(delta: dict[str, Any], finish_reason: str | None = None, with_usage: bool = False) -> bytes:
             payload: dict[str, Any] = {
@@ -388,7 +447,7 @@ def create_app(state: StandinState) -> Starlette:
             yield chunk({}, finish_reason=finish, with_usage=True)
             yield b"data: [DONE]\n\n"
 
-        return StreamingResponse(stream(), media_type="text/event-stream")
+        return StreamingResponse(broken(stream(), fault) if fault else stream(), media_type="text/event-stream")
 
     # -- Anthropic-compatible messages (Claude bots) --
 
@@ -406,8 +465,9 @@ def create_app(state: StandinState) -> Starlette:
             return anthropic_error(404, f"model: {body.get('model')} not found")
         if bot["owned_by"] != "Anthropic":
             return anthropic_error(400, f"{bot['id']} is not available on /v1/messages; use /v1/chat/completions")
-        failure = await apply_fault(anthropic=True)
-        if failure is not None:
+        failure = await apply_fault(request, anthropic=True)
+        fault = failure if isinstance(failure, Fault) else None
+        if failure is not None and fault is None:
             return failure
 
         tool_names = {t.get("name") for t in body.get("tools") or []}
@@ -432,10 +492,9 @@ def create_app(state: StandinState) -> Starlette:
                  "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}
 
         if not body.get("stream"):
-            return JSONResponse(
-                {"id": message_id, "type": "message", "role": "assistant", "model": bot["id"], "content": blocks,
-                 "stop_reason": stop_reason, "stop_sequence": None, "usage": usage}
-            )
+            answer = {"id": message_id, "type": "message", "role": "assistant", "model": bot["id"], "content": blocks,
+                      "stop_reason": stop_reason, "stop_sequence": None, "usage": usage}
+            return broken_answer(fault, answer) if fault else JSONResponse(answer)
 
         def event(name: str, data: dict[str, Any]) -> bytes:
             return f"event: {name}\ndata: {json.dumps(data)}\n\n".encode()
@@ -472,7 +531,7 @@ def create_app(state: StandinState) -> Starlette:
                                           "usage": {"output_tokens": output_tokens}})
             yield event("message_stop", {"type": "message_stop"})
 
-        return StreamingResponse(stream(), media_type="text/event-stream")
+        return StreamingResponse(broken(stream(), fault) if fault else stream(), media_type="text/event-stream")
 
     # -- catalog and usage --
 
@@ -510,7 +569,8 @@ def create_app(state: StandinState) -> Starlette:
         spec = await request.json()
         state.faults.append(Fault(status=int(spec.get("status", 500)), count=int(spec.get("count", 1)),
                                   message=spec.get("message", ""), retry_after=spec.get("retry_after"),
-                                  delay=float(spec.get("delay", 0.0))))
+                                  delay=float(spec.get("delay", 0.0)), kind=str(spec.get("kind", "")),
+                                  after=int(spec.get("after", 1))))
         return JSONResponse({"queued": len(state.faults)})
 
     async def requests_log(request: Request) -> Response:

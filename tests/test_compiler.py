@@ -1,4 +1,4 @@
-"""The compiler: a pure function from our config to LiteLLM's, pinned by a golden output."""
+"""The compiler: pure functions from our config to the Router's and the gateway's, pinned by a golden output."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import yaml
 
-from claude_poe_tui.compiler import compile_gateway_settings, compile_litellm_config, render_yaml
+from claude_poe_tui.compiler import compile_gateway_settings, compile_router_config, render_yaml
 from claude_poe_tui.config import parse_config
 
 CONFIG = """\
@@ -22,6 +22,7 @@ base_url = "https://api.poe.com/v1/"
 [[models]]
 name = "claude-sonnet-4-5-20250929"
 poe_model = "Claude-Sonnet-4.5"
+fallbacks = ["claude-opus-4-5-20251101", "claude-haiku-4-5-20251001"]
 
 [[models]]
 name = "claude-haiku-4-5-20251001"
@@ -43,7 +44,7 @@ GOLDEN = {
                 "api_key": "os.environ/POE_API_KEY",
                 "timeout": 300.0,
             },
-            "model_info": {"supported_endpoints": ["/v1/messages"]},
+            "model_info": {"poe_tui_mapping": "claude-sonnet-4-5-20250929", "poe_tui_route": "messages"},
         },
         {
             "model_name": "claude-haiku-4-5-20251001",
@@ -53,6 +54,7 @@ GOLDEN = {
                 "api_key": "os.environ/POE_API_KEY",
                 "timeout": 300.0,
             },
+            "model_info": {"poe_tui_mapping": "claude-haiku-4-5-20251001", "poe_tui_route": "chat"},
         },
         {
             "model_name": "claude-opus-4-5-20251101",
@@ -62,28 +64,24 @@ GOLDEN = {
                 "api_key": "os.environ/POE_API_KEY",
                 "timeout": 300.0,
             },
+            "model_info": {"poe_tui_mapping": "claude-opus-4-5-20251101", "poe_tui_route": "chat"},
         },
     ],
-    "litellm_settings": {
-        "drop_params": True,
+    "router_settings": {
         "num_retries": 0,
-        "request_timeout": 300.0,
-        "telemetry": False,
-        "callbacks": ["claude_poe_tui.proxy.child.hooks.gateway_hooks"],
-        "model_group_settings": {"forward_client_headers_to_llm_api": ["claude-sonnet-4-5-20250929"]},
+        "disable_cooldowns": True,
+        "fallbacks": [{"claude-sonnet-4-5-20250929": ["claude-opus-4-5-20251101", "claude-haiku-4-5-20251001"]}],
     },
-    "router_settings": {"disable_cooldowns": True, "num_retries": 0},
-    "general_settings": {"master_key": "os.environ/LITELLM_MASTER_KEY", "trusted_proxy_ranges": []},
 }
 
 
 def test_golden_output() -> None:
     config = parse_config(CONFIG, Path("/cfg/config.toml"), environ={})
-    assert compile_litellm_config(config) == GOLDEN
+    assert compile_router_config(config) == GOLDEN
 
 
 def test_never_the_seed_openai_form() -> None:
-    compiled = compile_litellm_config(parse_config(CONFIG, Path("/c.toml"), environ={}))
+    compiled = compile_router_config(parse_config(CONFIG, Path("/c.toml"), environ={}))
     for entry in compiled["model_list"]:
         assert "custom_llm_provider" not in entry["litellm_params"]
         assert entry["litellm_params"]["model"].startswith("poe/")
@@ -94,14 +92,14 @@ def test_literal_keys_never_reach_the_compiled_config() -> None:
         '"env:LITELLM_MASTER_KEY"', '"sk-literal-master"'
     )
     config = parse_config(text, Path("/c.toml"), environ={})
-    rendered = render_yaml(compile_litellm_config(config)) + repr(compile_gateway_settings(config, "/log"))
+    rendered = render_yaml(compile_router_config(config)) + repr(compile_gateway_settings(config, "/log"))
     assert "poe-literal-secret" not in rendered and "sk-literal-master" not in rendered
     assert "os.environ/CLAUDE_POE_TUI_POE_API_KEY" in rendered
-    assert "os.environ/CLAUDE_POE_TUI_MASTER_KEY" in rendered
+    assert "CLAUDE_POE_TUI_MASTER_KEY" in rendered
 
 
 def test_rendered_yaml_is_what_litellm_reads() -> None:
-    compiled = compile_litellm_config(parse_config(CONFIG, Path("/c.toml"), environ={}))
+    compiled = compile_router_config(parse_config(CONFIG, Path("/c.toml"), environ={}))
     assert yaml.safe_load(render_yaml(compiled)) == compiled
 
 
@@ -115,3 +113,19 @@ def test_gateway_settings_carry_the_mapping_table() -> None:
     ]
     assert gateway["master_key_env"] == "LITELLM_MASTER_KEY"
     assert gateway["request_log"]["path"] == "/state/requests.jsonl"
+
+
+def test_gateway_settings_carry_each_bots_limits_from_the_config_or_the_catalog() -> None:
+    from claude_poe_tui.poe.catalog import Catalog
+
+    text = CONFIG.replace('poe_model = "GPT-5"', 'poe_model = "GPT-5"\nmax_output_tokens = 8000')
+    config = parse_config(text, Path("/c.toml"), environ={})
+    catalog = Catalog.from_entries([
+        {"id": "Claude-Sonnet-4.5", "context_window": {"context_length": 200000, "max_output_tokens": 64000}},
+        {"id": "GPT-5", "context_window": {"context_length": 400000, "max_output_tokens": 128000}},
+    ])
+    models = {m["name"]: m for m in compile_gateway_settings(config, None, catalog)["models"]}
+    assert (models["claude-sonnet-4-5-20250929"]["context_window"], models["claude-sonnet-4-5-20250929"]["max_output_tokens"]) == (200000, 64000)
+    assert (models["claude-haiku-4-5-20251001"]["context_window"], models["claude-haiku-4-5-20251001"]["max_output_tokens"]) == (400000, 8000)
+    assert models["claude-opus-4-5-20251101"]["context_window"] is None  # not in the catalog, not in the config
+    assert models["claude-sonnet-4-5-20250929"]["fallbacks"] == ["claude-opus-4-5-20251101", "claude-haiku-4-5-20251001"]

@@ -239,10 +239,20 @@ def test_claude_code_side_requests_are_answered_quietly(proxy: RunningProxy) -> 
     assert httpx.head(f"{proxy.url}/").status_code == 200
     logged = httpx.post(f"{proxy.url}/api/event_logging/batch", json={"events": [{"name": "x"}]})
     assert logged.status_code == 200
-    models = httpx.get(f"{proxy.url}/v1/models?limit=1000", headers={"x-api-key": MASTER_KEY}).json()
+    # Claude Code's model discovery: Anthropic's shape.
+    models = httpx.get(f"{proxy.url}/v1/models?limit=1000",
+                       headers={"x-api-key": MASTER_KEY, "anthropic-version": "2023-06-01"}).json()
     ids = [m["id"] for m in models["data"]]
     assert CLAUDE_ROUTE in ids and "gpt-5" in ids
-    assert all(m["type"] == "model" for m in models["data"])
+    assert all(m["type"] == "model" and m["display_name"] and m["created_at"] for m in models["data"])
+    assert models["first_id"] == ids[0] and models["last_id"] == ids[-1] and models["has_more"] is False
+    one = httpx.get(f"{proxy.url}/v1/models/gpt-5", headers={"x-api-key": MASTER_KEY, "anthropic-version": "2023-06-01"})
+    assert one.json()["id"] == "gpt-5"
+    # An OpenAI client's: OpenAI's shape.
+    openai_models = httpx.get(f"{proxy.url}/v1/models", headers={"authorization": f"Bearer {MASTER_KEY}"}).json()
+    assert openai_models["object"] == "list" and all(m["object"] == "model" for m in openai_models["data"])
+    missing = httpx.get(f"{proxy.url}/v1/models/claude-9", headers={"x-api-key": MASTER_KEY, "anthropic-version": "2023-06-01"})
+    assert missing.status_code == 404 and missing.json()["error"]["type"] == "not_found_error"
 
 
 def test_health_endpoints_need_no_key(proxy: RunningProxy) -> None:

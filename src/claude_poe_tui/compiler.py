@@ -1,17 +1,23 @@
-"""The compiler: a pure function from our :class:`Config` to LiteLLM's proxy config.
+"""The compiler: pure functions from our :class:`Config` to what the proxy child runs.
 
-Why each setting is there (see FACTS about LiteLLM 1.106):
+* :func:`compile_router_config`: the ``litellm.Router`` the child builds (its model list and router
+  settings), the single source of LiteLLM's behaviour; ``claude-poe-tui compile`` prints it.
+* :func:`compile_gateway_settings`: what our own gateway in the child needs (the mapping table,
+  limits, the request log).
 
-* Every mapping uses LiteLLM's native ``poe/`` provider. The seed's ``custom_llm_provider: openai``
-  form sends ``/v1/messages`` to the upstream's ``/v1/responses`` and fails on Poe.
-* The ``messages`` route adds ``model_info.supported_endpoints: ["/v1/messages"]``: LiteLLM then
-  forwards the Anthropic body untranslated to ``<base>/v1/messages`` (thinking, cache_control and
-  tool blocks intact). Those model groups forward the client's headers, so Claude Code's
-  ``anthropic-beta`` reaches Poe (LiteLLM filters it otherwise).
+Why each Router setting is there (see FACTS about LiteLLM 1.106):
+
+* Every mapping is a deployment of LiteLLM's native ``poe/`` provider. The seed's
+  ``custom_llm_provider: openai`` form sends ``/v1/messages`` to the upstream's ``/v1/responses``.
+* ``model_info.poe_tui_route`` says how the child reaches the bot: ``messages`` (Claude bots: the
+  body goes to Poe's Anthropic-compatible ``/v1/messages`` as Claude Code sent it) or ``chat``
+  (every other bot: translated by LiteLLM to chat completions).
 * ``disable_cooldowns``: with one deployment per model name, LiteLLM's default cooldown turns one
   upstream failure into 5 s of "No deployments available" for every request.
 * ``num_retries: 0``: Claude Code retries on its own, with backoff; retrying here too multiplies
   requests, spends points and hides Poe's answer (429's Retry-After among them).
+* ``fallbacks``: each mapping's ``fallbacks``, in order, tried by the Router when a bot fails
+  before answering.
 * No secret is written: keys are ``os.environ/NAME`` references, filled in the child's environment.
 """
 
@@ -23,9 +29,9 @@ from typing import Any
 
 from claude_poe_tui.config.model import Config, ModelMapping, Route, Thinking
 from claude_poe_tui.poe.catalog import Catalog
+from claude_poe_tui.proxy.protocol import MAPPING_INFO_KEY, ROUTE_INFO_KEY
 from claude_poe_tui.secrets import reference_name
 
-HOOKS_CALLBACK = "claude_poe_tui.proxy.child.hooks.gateway_hooks"
 # Environment names the child uses when the config holds a key literally (not as env:NAME).
 LITERAL_POE_KEY_ENV = "CLAUDE_POE_TUI_POE_API_KEY"
 LITERAL_MASTER_KEY_ENV = "CLAUDE_POE_TUI_MASTER_KEY"
@@ -46,11 +52,10 @@ def secret_env_names(config: Config) -> SecretEnvNames:
     )
 
 
-def compile_litellm_config(config: Config) -> dict[str, Any]:
-    """LiteLLM's proxy config (what ``litellm --config`` reads) for ``config``. Pure: no I/O."""
+def compile_router_config(config: Config) -> dict[str, Any]:
+    """``litellm.Router(**compiled["router_settings"], model_list=compiled["model_list"])``. Pure."""
     env = secret_env_names(config)
     model_list: list[dict[str, Any]] = []
-    forwarding_groups: list[str] = []
     for mapping in config.models:
         params: dict[str, Any] = {
             "model": f"poe/{mapping.poe_model}",
@@ -58,33 +63,18 @@ def compile_litellm_config(config: Config) -> dict[str, Any]:
             "api_key": f"os.environ/{env.poe_api_key}",
             "timeout": config.proxy.request_timeout,
         }
-        entry: dict[str, Any] = {"model_name": mapping.name, "litellm_params": params}
-        if mapping.effective_route is Route.MESSAGES:
-            entry["model_info"] = {"supported_endpoints": ["/v1/messages"]}
-            forwarding_groups.append(mapping.name)
-        model_list.append(entry)
-
-    litellm_settings: dict[str, Any] = {
-        "drop_params": True,
-        "num_retries": 0,
-        "request_timeout": config.proxy.request_timeout,
-        "telemetry": False,
-        "callbacks": [HOOKS_CALLBACK],
-    }
-    if forwarding_groups:
-        litellm_settings["model_group_settings"] = {"forward_client_headers_to_llm_api": forwarding_groups}
-
-    return {
-        "model_list": model_list,
-        "litellm_settings": litellm_settings,
-        "router_settings": {"disable_cooldowns": True, "num_retries": 0},
-        "general_settings": {
-            "master_key": f"os.environ/{env.master_key}",
-            # Clients reach the proxy directly, not through a reverse proxy; saying so also
-            # silences LiteLLM's start-up warning about its admin UI's sign-in limits.
-            "trusted_proxy_ranges": [],
-        },
-    }
+        model_list.append(
+            {
+                "model_name": mapping.name,
+                "litellm_params": params,
+                "model_info": {MAPPING_INFO_KEY: mapping.name, ROUTE_INFO_KEY: mapping.effective_route.value},
+            }
+        )
+    router_settings: dict[str, Any] = {"num_retries": 0, "disable_cooldowns": True}
+    fallbacks = [{m.name: list(m.fallbacks)} for m in config.models if m.fallbacks]
+    if fallbacks:
+        router_settings["fallbacks"] = fallbacks
+    return {"model_list": model_list, "router_settings": router_settings}
 
 
 def thinking_spec(mapping: ModelMapping, catalog: Catalog | None) -> dict[str, Any] | None:
@@ -105,25 +95,43 @@ def thinking_spec(mapping: ModelMapping, catalog: Catalog | None) -> dict[str, A
     return {"mode": "auto", **bot.reasoning.to_json()}
 
 
+def bot_limits(mapping: ModelMapping, catalog: Catalog | None) -> tuple[int | None, int | None]:
+    """The bot's context window and maximum output: the config's values, else Poe's catalog's."""
+    bot = catalog.get(mapping.poe_model) if catalog is not None else None
+    context = mapping.context_window or (bot.context_window if bot else None)
+    output = mapping.max_output_tokens or (bot.max_output_tokens if bot else None)
+    return context, output
+
+
 def compile_gateway_settings(
     config: Config, request_log_path: str | None, catalog: Catalog | None = None
 ) -> dict[str, Any]:
-    """What our own layer in the proxy child needs: the mapping table and the request log. Pure.
+    """What our own layer in the proxy child needs: the mapping table, limits and the request log. Pure.
 
-    ``catalog`` (Poe's bot catalog, from the cache) tells which bots take a thinking parameter.
+    ``catalog`` (Poe's bot catalog, from the cache) tells which bots take a thinking parameter, and
+    each bot's context window and maximum output when the config does not say.
     """
-    return {
-        "models": [
+    models = []
+    for m in config.models:
+        context, output = bot_limits(m, catalog)
+        models.append(
             {
                 "name": m.name,
                 "poe_model": m.poe_model,
                 "route": m.effective_route.value,
                 "thinking": thinking_spec(m, catalog),
+                "context_window": context,
+                "max_output_tokens": output,
+                "fallbacks": list(m.fallbacks),
             }
-            for m in config.models
-        ],
+        )
+    return {
+        "models": models,
         "master_key_env": secret_env_names(config).master_key,
         "request_timeout": config.proxy.request_timeout,
+        "drain_seconds": config.proxy.drain_seconds,
+        "max_request_bytes": int(config.proxy.max_request_mb * 1024 * 1024),
+        "exposed": not is_loopback(config.proxy.host),
         "config_path": str(config.path),
         "request_log": None
         if not config.log.enabled or request_log_path is None
@@ -133,6 +141,19 @@ def compile_gateway_settings(
             "backups": config.log.backups,
         },
     }
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is reachable from this machine only."""
+    import ipaddress
+
+    name = host.strip().strip("[]").lower()
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
 
 
 def render_yaml(data: Any) -> str:

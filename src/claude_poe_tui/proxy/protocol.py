@@ -29,6 +29,11 @@ HEALTH_PATHS = ("/health/liveliness", "/health/readiness", "/health")
 
 PRODUCT = "claude-poe-tui"
 
+# In each compiled Router deployment's model_info: which mapping it serves and by which route
+# ("messages": Poe's Anthropic endpoint, the body as sent; "chat": translated by LiteLLM).
+MAPPING_INFO_KEY = "poe_tui_mapping"
+ROUTE_INFO_KEY = "poe_tui_route"
+
 
 def control_token_path(run_dir: Path) -> Path:
     return run_dir / "control.token"

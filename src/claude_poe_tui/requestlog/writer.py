@@ -4,6 +4,12 @@ The proxy calls :meth:`RequestLogWriter.submit`, which only puts the record on a
 thread serialises and appends whatever has queued up in one write, then rotates when the file has
 grown past ``max_bytes``: ``requests.jsonl`` -> ``requests.jsonl.1`` -> ... -> ``.<backups>``.
 Disk use therefore stays under about ``max_bytes * (backups + 1)``.
+
+A write that fails (disk full, a read-only file system, permissions) loses its records, never the
+log's shape: the file is cut back to where the write began, so no half line is left to merge with
+the next record (and if even that fails, the next write starts on a new line). :attr:`failing` says
+why and :attr:`dropped` how many records were lost; both show on the proxy's status page, in
+``serve``'s output, the dashboard and ``doctor``. The next write that succeeds clears ``failing``.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from __future__ import annotations
 import os
 import queue
 import threading
+import time
 from pathlib import Path
 
 from claude_poe_tui.requestlog.record import RequestRecord
@@ -31,6 +38,9 @@ class RequestLogWriter:
         self._thread = threading.Thread(target=self._run, name="request-log-writer", daemon=True)
         self._fd: int | None = None
         self.dropped = 0  # records that could not be written (disk full, permissions)
+        self.failing: str | None = None  # why the last write failed; None once writing works again
+        self.failing_since: float | None = None
+        self._needs_newline = False  # a failed write left a partial line that could not be cut
 
     def start(self) -> RequestLogWriter:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -76,18 +86,44 @@ class RequestLogWriter:
             self._fd = None
 
     def _write(self, data: bytes, count: int) -> None:
+        start: int | None = None
         try:
             fd = self._open()
-            os.write(fd, data)
+            start = os.fstat(fd).st_size
+            if self._needs_newline:
+                data = b"\n" + data
+            view = memoryview(data)
+            while view:
+                written = os.write(fd, view)
+                if written <= 0:
+                    raise OSError("nothing was written")
+                view = view[written:]
+            self._needs_newline = False
+            if self.failing is not None:
+                self.failing = self.failing_since = None
             if os.fstat(fd).st_size >= self.max_bytes:
                 self._rotate()
-        except OSError:
+        except OSError as exc:
             self.dropped += count
+            if self.failing is None:
+                self.failing_since = time.time()
+            self.failing = f"{exc.strerror or exc} ({self.path})"
+            self._cut_back(start)
             if self._fd is not None:
                 try:
                     os.close(self._fd)
-                finally:
-                    self._fd = None
+                except OSError:
+                    pass
+                self._fd = None
+
+    def _cut_back(self, size: int | None) -> None:
+        """Remove a partial write, so the file ends on a whole record again."""
+        if size is None or self._fd is None:
+            return
+        try:
+            os.ftruncate(self._fd, size)
+        except OSError:
+            self._needs_newline = True
 
     def _rotate(self) -> None:
         if self._fd is not None:

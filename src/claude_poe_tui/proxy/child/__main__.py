@@ -1,19 +1,23 @@
-"""The proxy child process: LiteLLM's proxy app behind our gateway, served by uvicorn.
+"""The proxy child process: our gateway over LiteLLM's Router, served by uvicorn.
 
 Started by :class:`claude_poe_tui.proxy.parent.process.ProxyProcess` as
-``python -m claude_poe_tui.proxy.child --fd N --litellm-config X --gateway-config Y``. This is the
-only place that imports LiteLLM (~3.6 s, ~200 MB), so the dashboard and the CLI stay fast.
+``python -m claude_poe_tui.proxy.child --fd N --router-config X --gateway-config Y``. This is the
+only process that imports LiteLLM (~3.6 s, ~200 MB), so the dashboard and the CLI stay fast; and
+it imports LiteLLM's library only, never its proxy-server app (no admin routes, no database).
 
 * The listening socket is bound by the parent and inherited as ``--fd``: a busy port is the
   parent's clear error, and a restart never drops the port.
 * The parent holds our stdin open; when it closes (the parent exited, even by SIGKILL) we shut
   down, so no proxy is ever left behind.
 * Keys arrive only in the environment; the compiled files refer to them by name.
+* SIGTERM drains: no new connections are taken, streams in flight get ``[proxy] drain_seconds`` to
+  finish, and those still open then end with an ``event: error`` instead of a cut.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import socket
@@ -21,9 +25,9 @@ import sys
 import threading
 import time
 
-from claude_poe_tui.proxy.protocol import CONTROL_TOKEN_ENV, READY_LINE
+from claude_poe_tui.proxy.protocol import CONTROL_TOKEN_ENV, READY_LINE, WARM_LINE
 
-SHUTDOWN_GRACE_SECONDS = 3.0
+EXIT_GRACE_SECONDS = 5.0  # after the drain, before the process is simply gone
 
 
 def _watch_parent(on_parent_gone) -> None:
@@ -43,47 +47,57 @@ def _watch_parent(on_parent_gone) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="claude_poe_tui.proxy.child")
     parser.add_argument("--fd", type=int, required=True, help="listening socket inherited from the parent")
-    parser.add_argument("--litellm-config", required=True)
+    parser.add_argument("--router-config", required=True)
     parser.add_argument("--gateway-config", required=True)
     args = parser.parse_args(argv)
 
+    with open(args.gateway_config, encoding="utf-8") as handle:
+        gateway_config = json.load(handle)
+    with open(args.router_config, encoding="utf-8") as handle:
+        router_config = json.load(handle)
+    drain_seconds = float(gateway_config.get("drain_seconds", 30.0))
     server_box: dict[str, object] = {}
 
     def parent_gone() -> None:
         server = server_box.get("server")
-        if server is not None:
-            server.should_exit = True  # type: ignore[attr-defined]
-        # Whatever happens to the graceful path, be gone soon.
-        timer = threading.Timer(SHUTDOWN_GRACE_SECONDS + 2.0, lambda: os._exit(0))
-        timer.daemon = True
-        timer.start()
         if server is None:
             os._exit(0)
+        server.should_exit = True  # type: ignore[attr-defined]
+        # Whatever happens to the graceful path, be gone soon after the drain.
+        timer = threading.Timer(drain_seconds + EXIT_GRACE_SECONDS + 2.0, lambda: os._exit(0))
+        timer.daemon = True
+        timer.start()
 
     _watch_parent(parent_gone)
 
-    # LiteLLM reads these at import and start; no network at start, no feedback banner.
+    # LiteLLM reads these at import: no network at start, no feedback banner, quiet logs.
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     os.environ.setdefault("LITELLM_DONT_SHOW_FEEDBACK_BOX", "true")
-    os.environ.setdefault("LITELLM_LOG", "WARNING")
-    os.environ["CONFIG_FILE_PATH"] = args.litellm_config
-
-    with open(args.gateway_config, encoding="utf-8") as handle:
-        gateway_config = json.load(handle)
+    os.environ.setdefault("LITELLM_LOG", "ERROR")
     master_key = os.environ.get(gateway_config["master_key_env"], "")
     if not master_key:
         print(f"claude-poe-tui: {gateway_config['master_key_env']} is not set for the proxy", file=sys.stderr)
         return 2
+    control_token = os.environ.pop(CONTROL_TOKEN_ENV, "")
+
+    from claude_poe_tui.proxy.child import litellm_seam
+
+    try:
+        litellm_seam.check_version()
+    except litellm_seam.WrongLiteLLM as exc:
+        print(f"claude-poe-tui: {exc}", file=sys.stderr, flush=True)
+        return 2
 
     started = time.perf_counter()
     import uvicorn
-    from litellm.proxy.proxy_server import app as litellm_app
 
-    from claude_poe_tui.proxy.child import litellm_patches
-    from claude_poe_tui.proxy.child.gateway import Gateway, GatewaySettings
+    from claude_poe_tui.proxy.child.app import GatewayApp
+    from claude_poe_tui.proxy.child.engine import Engine
+    from claude_poe_tui.proxy.child.settings import GatewaySettings
     from claude_poe_tui.requestlog.writer import RequestLogWriter
 
-    litellm_patches.apply_all()
+    litellm_seam.configure()
+    litellm_seam.install_http_client()
     settings = GatewaySettings.from_json(gateway_config, master_key)
     writer = None
     if settings.request_log:
@@ -92,46 +106,49 @@ def main(argv: list[str] | None = None) -> int:
             max_bytes=settings.request_log["max_bytes"],
             backups=settings.request_log["backups"],
         ).start()
-    from claude_poe_tui.proxy.child.reload import apply_litellm_models
-
-    app = Gateway(
-        litellm_app,
-        settings,
-        writer,
-        control_token=os.environ.pop(CONTROL_TOKEN_ENV, ""),
-        reload_models=apply_litellm_models,
-    )
+    engine = Engine(router_config, settings)
+    app = GatewayApp(engine, settings, writer, control_token=control_token)
     print(f"claude-poe-tui: LiteLLM loaded in {time.perf_counter() - started:.1f} s", flush=True)
-
-    from claude_poe_tui.proxy.child.warmup import warm_up
-
     chat_route = any(mapping.route == "chat" for mapping in settings.models.values())
 
-    class ReportingServer(uvicorn.Server):
+    class GatewayServer(uvicorn.Server):
         async def startup(self, sockets=None) -> None:  # type: ignore[override]
             await super().startup(sockets=sockets)
             if self.started:
-                # Pay LiteLLM's first-request costs now, so neither a client's first request nor
-                # a restart right after start finds the event loop busy with them.
-                await warm_up(litellm_app, chat_route=chat_route)
+                # Pay LiteLLM's first-request imports now, so no client's first request waits.
+                warm = time.perf_counter()
+                await asyncio.to_thread(litellm_seam.import_lazy_modules, chat_route)
+                print(f"{WARM_LINE} in {time.perf_counter() - warm:.1f} s", flush=True)
                 print(READY_LINE, flush=True)
 
+        async def shutdown(self, sockets=None) -> None:  # type: ignore[override]
+            app.begin_drain(drain_seconds)
+            if app.open_streams:
+                print(f"claude-poe-tui: stopping; {app.open_streams} stream(s) in flight get up to "
+                      f"{drain_seconds:g} s to finish", flush=True)
+            await super().shutdown(sockets=sockets)
+            await engine.close()
+
     listener = socket.socket(fileno=args.fd)
-    loop = "uvloop" if sys.platform != "win32" else "asyncio"
-    try:
-        import uvloop  # noqa: F401
-    except ImportError:
-        loop = "asyncio"
+    loop = "asyncio"
+    if sys.platform != "win32":
+        try:
+            import uvloop  # noqa: F401
+
+            loop = "uvloop"
+        except ImportError:
+            pass
     config = uvicorn.Config(
         app,
         loop=loop,
         log_level="warning",
         access_log=False,
         server_header=False,
-        timeout_graceful_shutdown=int(SHUTDOWN_GRACE_SECONDS),
-        lifespan="on",
+        date_header=False,
+        timeout_graceful_shutdown=int(drain_seconds + EXIT_GRACE_SECONDS),
+        lifespan="off",
     )
-    server = ReportingServer(config)
+    server = GatewayServer(config)
     server_box["server"] = server
     try:
         server.run(sockets=[listener])

@@ -1,6 +1,26 @@
 """Error answers in the shapes clients expect, with Poe's own message and nothing of LiteLLM's.
 
-Pure functions: the gateway in the proxy child applies them to every error response.
+Pure functions and plain data: the gateway in the proxy child applies them to every error, before
+and after a stream has started.
+
+The ``error_type`` values a client (and the request log) can see, by status:
+
+=====  ======================  ==========================================================
+400    invalid_request_error   a body that is not a JSON object, a prompt over the bot's window,
+                               or Poe refused the request
+401    authentication_error    the master key (or a member token) is wrong, or Poe rejected the Poe key
+402    billing_error           Poe: out of points
+403    permission_error        Poe: moderation
+404    not_found_error         a model name no mapping covers, or a bot Poe does not have
+413    request_too_large       a body over ``[proxy] max_request_mb``
+429    rate_limit_error        Poe's rate limit (``Retry-After`` kept)
+500    api_error               Poe failed
+502    api_error               Poe's answer was not valid JSON, or its stream was cut or ended early
+503    api_error               Poe unavailable
+504    timeout_error           Poe did not answer within ``[proxy] request_timeout``
+529    overloaded_error        Poe overloaded, or the proxy stopped while a stream was open
+499    cancelled               the client closed the connection first (not counted as an error)
+=====  ======================  ==========================================================
 """
 
 from __future__ import annotations
@@ -8,6 +28,8 @@ from __future__ import annotations
 import json
 import re
 from typing import Any
+
+CLIENT_CLOSED = 499  # nginx's number for "the client went away"; recorded, not an error
 
 # Anthropic's error types by HTTP status (https://docs.claude.com/en/api/errors).
 ANTHROPIC_ERROR_TYPES: dict[int, str] = {
@@ -23,6 +45,20 @@ ANTHROPIC_ERROR_TYPES: dict[int, str] = {
     503: "api_error",
     504: "timeout_error",
     529: "overloaded_error",
+    499: "cancelled",
+}
+# The status an error type stands for, for error events inside a stream (HTTP said 200 already).
+STATUS_FOR_ERROR_TYPE: dict[str, int] = {
+    "invalid_request_error": 400,
+    "authentication_error": 401,
+    "billing_error": 402,
+    "permission_error": 403,
+    "not_found_error": 404,
+    "request_too_large": 413,
+    "rate_limit_error": 429,
+    "api_error": 500,
+    "timeout_error": 504,
+    "overloaded_error": 529,
 }
 
 
@@ -98,3 +134,14 @@ def is_anthropic_path(path: str) -> bool:
 def error_body(path: str, status: int, message: str) -> bytes:
     shape = anthropic_error if is_anthropic_path(path) else openai_error
     return json.dumps(shape(status, message)).encode("utf-8")
+
+
+def sse_error_event(status: int, message: str) -> bytes:
+    """An ``event: error`` in Anthropic's stream framing, for a stream that fails after it started."""
+    payload = json.dumps(anthropic_error(status, message), ensure_ascii=False)
+    return f"event: error\ndata: {payload}\n\n".encode("utf-8")
+
+
+def openai_sse_error(status: int, message: str) -> bytes:
+    """The same for an OpenAI-style stream (``/v1/chat/completions``)."""
+    return b"data: " + json.dumps(openai_error(status, message)).encode("utf-8") + b"\n\n"

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from claude_poe_tui.atomic import atomic_write_text
-from claude_poe_tui.compiler import compile_gateway_settings, compile_litellm_config, render_yaml, secret_env_names
+from claude_poe_tui.compiler import compile_gateway_settings, compile_router_config, secret_env_names
 from claude_poe_tui.config.load import Secrets
 from claude_poe_tui.config.model import Config
 from claude_poe_tui.errors import PortInUseError, UserError
@@ -85,7 +85,7 @@ class ProxyStartError(UserError):
 
 
 def compiled_payload(config: Config, state_paths: StatePaths, secrets: Secrets | None = None) -> ReloadPayload:
-    """What the child serves for ``config``: LiteLLM's configuration and our gateway's settings.
+    """What the child serves for ``config``: the Router's configuration and our gateway's settings.
 
     The one place both are built, for a start (written to the run folder) and a reload (posted).
     """
@@ -98,7 +98,7 @@ def compiled_payload(config: Config, state_paths: StatePaths, secrets: Secrets |
             poe_key_origin=f"[poe] api_key, from {secrets.poe_api_key_origin}",
             master_key_origin=f"[proxy] master_key, from {secrets.master_key_origin}",
         )
-    return ReloadPayload(router=compile_litellm_config(config), gateway=gateway)
+    return ReloadPayload(router=compile_router_config(config), gateway=gateway)
 
 
 def bind_listener(host: str, port: int) -> socket.socket:
@@ -192,16 +192,16 @@ class ProxyProcess:
         return compiled_payload(self.config, self.state_paths, self.secrets).gateway
 
     def write_compiled(self) -> tuple[Path, Path]:
-        """The files the child reads: LiteLLM's config and ours. They name keys, never hold them."""
+        """The files the child reads: the Router's config and ours. They name keys, never hold them."""
         run_dir = self.run_dir
         run_dir.mkdir(parents=True, exist_ok=True)
         os.chmod(run_dir, 0o700)
-        litellm_path = run_dir / "litellm.yaml"
+        router_path = run_dir / "router.json"
         gateway_path = run_dir / "gateway.json"
         payload = compiled_payload(self.config, self.state_paths, self.secrets)
-        atomic_write_text(litellm_path, render_yaml(payload.router), mode=0o600)
+        atomic_write_text(router_path, json.dumps(payload.router, indent=2) + "\n", mode=0o600)
         atomic_write_text(gateway_path, json.dumps(payload.gateway, indent=2) + "\n", mode=0o600)
-        return litellm_path, gateway_path
+        return router_path, gateway_path
 
     def child_environment(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if k not in _ENV_NOT_INHERITED}
@@ -222,7 +222,7 @@ class ProxyProcess:
                 return
             if self._socket is None:
                 self._socket = bind_listener(self.config.proxy.host, self.config.proxy.port)
-            litellm_path, gateway_path = self.write_compiled()
+            router_path, gateway_path = self.write_compiled()
             # A fresh token per child, readable by this user only, so `claude-poe-tui` attached
             # to a `serve` can apply mapping changes too.
             self._control_token = token_source.token_urlsafe(32)
@@ -238,8 +238,8 @@ class ProxyProcess:
                 "claude_poe_tui.proxy.child",
                 "--fd",
                 str(fd),
-                "--litellm-config",
-                str(litellm_path),
+                "--router-config",
+                str(router_path),
                 "--gateway-config",
                 str(gateway_path),
             ]

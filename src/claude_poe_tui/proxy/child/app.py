@@ -1,0 +1,558 @@
+"""The gateway: the ASGI app the proxy child serves, over the engine (LiteLLM's Router).
+
+Plain ASGI, no framework: one dictionary lookup routes a request. It serves exactly
+
+* ``POST /v1/messages`` (both routes, streamed and not) and ``POST /v1/messages/count_tokens``;
+* ``GET /v1/models`` and ``GET /v1/models/{id}``, in the shape the client asks for;
+* ``POST /v1/chat/completions`` for OpenAI-style clients, through the same Router;
+* Claude Code's side requests (``HEAD /``, ``POST /api/event_logging/batch``), health, our status
+  page and the reload path.
+
+Everything else is 404. Keys are checked before a body is read; a body over
+``[proxy] max_request_mb`` is refused (413) without being buffered; a body that is not a JSON object
+gets 400; every error is in the client's shape with Poe's own message; a stream that fails after it
+started ends with an ``event: error``. Each API request is recorded off the request path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import os
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from claude_poe_tui import __version__
+from claude_poe_tui.proxy.child.engine import Engine, MessagesCall, describe_exception
+from claude_poe_tui.proxy.child.errors import (
+    CLIENT_CLOSED,
+    anthropic_error,
+    openai_error,
+    openai_sse_error,
+    sse_error_event,
+)
+from claude_poe_tui.proxy.child.recording import RequestInfo, ResponseWatch, build_record
+from claude_poe_tui.proxy.child.settings import GatewaySettings, MappingInfo
+from claude_poe_tui.proxy.protocol import (
+    CONTROL_HEADER,
+    HEALTH_PATHS,
+    RELOAD_PATH,
+    STATUS_PATH,
+    ProxyStatus,
+    ReloadPayload,
+)
+from claude_poe_tui.requestlog.writer import RequestLogWriter
+
+Send = Callable[[dict[str, Any]], Any]
+Receive = Callable[[], Any]
+SSE_HEADERS = [(b"content-type", b"text/event-stream; charset=utf-8"), (b"cache-control", b"no-cache"),
+               (b"x-accel-buffering", b"no")]
+MAX_RELOAD_BYTES = 8 * 1024 * 1024
+MAX_SIDE_REQUEST_BYTES = 1024 * 1024  # telemetry batches are read and dropped, up to this
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+class ClientGone(Exception):
+    """The client closed the connection while we were answering."""
+
+
+# --- small ASGI helpers ---------------------------------------------------------------------
+
+
+def header(scope: dict[str, Any], name: bytes) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+def client_key(scope: dict[str, Any]) -> str | None:
+    api_key = header(scope, b"x-api-key")
+    if api_key:
+        return api_key.strip()
+    auth = header(scope, b"authorization")
+    if auth and auth[:7].lower() == "bearer ":
+        return auth[7:].strip()
+    return None
+
+
+async def send_json(send: Send, status: int, payload: Any, extra: list[tuple[bytes, bytes]] | None = None) -> None:
+    body = payload if isinstance(payload, bytes) else json.dumps(payload, ensure_ascii=False).encode("utf-8")
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    if extra:
+        headers.extend(extra)
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def read_body(scope: dict[str, Any], receive: Receive, limit: int) -> bytes:
+    """The whole body, or :class:`BodyTooLarge` as soon as it is known to pass ``limit``."""
+    declared = header(scope, b"content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge()
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientGone()
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge()
+        chunks.append(chunk)
+        if not message.get("more_body"):
+            return b"".join(chunks)
+
+
+async def discard_body(receive: Receive, limit: int = MAX_SIDE_REQUEST_BYTES) -> None:
+    size = 0
+    while size <= limit:
+        message = await receive()
+        if message["type"] != "http.request":
+            return
+        size += len(message.get("body", b""))
+        if not message.get("more_body"):
+            return
+
+
+def parse_object(raw: bytes) -> dict[str, Any] | None:
+    try:
+        value = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+# --- the app --------------------------------------------------------------------------------
+
+
+class GatewayApp:
+    def __init__(
+        self,
+        engine: Engine,
+        settings: GatewaySettings,
+        log_writer: RequestLogWriter | None = None,
+        *,
+        control_token: str = "",
+    ) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.log_writer = log_writer
+        self._master_key = settings.master_key.encode("utf-8")
+        # Reloading changes where requests (and the Poe key) go, so it takes the control token the
+        # parent generated (in a 0600 file in the run folder), not the master key clients hold.
+        self._control_token = control_token.encode("utf-8")
+        self.requests_served = 0
+        self.in_flight = 0
+        self.last_request_at: float | None = None
+        self._streams: set[asyncio.Task[Any]] = set()
+        self.draining = False
+        self._drain_expired = False
+        self.routes: dict[tuple[str, str], Callable[..., Any]] = {
+            ("POST", "/v1/messages"): self.messages,
+            ("POST", "/v1/messages/count_tokens"): self.count_tokens,
+            ("GET", "/v1/models"): self.models,
+            ("POST", "/v1/chat/completions"): self.chat_completions,
+        }
+
+    # -- routing --
+
+    async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            if scope["type"] == "lifespan":
+                await self._lifespan(receive, send)
+            return
+        method, path = scope["method"], scope["path"]
+        handler = self.routes.get((method, path))
+        if handler is not None:
+            await self._api(handler, scope, receive, send)
+        elif method == "GET" and path.startswith("/v1/models/"):
+            await self._api(self.model, scope, receive, send)
+        elif path in HEALTH_PATHS and method in ("GET", "HEAD"):
+            await send_json(send, 200, {"status": "draining" if self.draining else "ok"})
+        elif path == STATUS_PATH and method == "GET":
+            await self._status(scope, send)
+        elif path == RELOAD_PATH and method == "POST":
+            await self._reload(scope, receive, send)
+        elif path == "/" and method in ("HEAD", "GET"):  # Claude Code's reachability check
+            await send_json(send, 200, {"status": "ok"})
+        elif path == "/api/event_logging/batch" and method == "POST":
+            # Claude Code's telemetry: read and dropped, so it neither errors nor retries.
+            await discard_body(receive)
+            await send_json(send, 200, b"{}")
+        else:
+            await send_json(send, 404, anthropic_error(404, f"no such endpoint: {method} {path}"))
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _api(self, handler: Callable[..., Any], scope: dict[str, Any], receive: Receive, send: Send) -> None:
+        info = RequestInfo(
+            started=time.perf_counter(), method=scope["method"], path=scope["path"],
+            session=header(scope, b"x-claude-code-session-id"),
+            agent_id=header(scope, b"x-claude-code-agent-id"),
+            parent_agent_id=header(scope, b"x-claude-code-parent-agent-id"),
+        )
+        anthropic_shape = not scope["path"].startswith("/v1/chat/")
+        watch: ResponseWatch | None = None
+        self.in_flight += 1
+        self.last_request_at = time.time()
+        try:
+            if not self._authorised(scope, info):
+                supplied = client_key(scope)
+                reason = (
+                    "no API key was sent (set ANTHROPIC_AUTH_TOKEN to the proxy's master key)"
+                    if not supplied
+                    else f"the API key sent is not this proxy's master key ({self.settings.master_key_origin}); "
+                    "set ANTHROPIC_AUTH_TOKEN to it (claude-poe-tui env prints it)"
+                )
+                await self._error(send, info, 401, reason, anthropic_shape)
+                return
+            if scope["method"] == "GET":
+                watch = await handler(scope, send, info)
+                return
+            try:
+                raw = await read_body(scope, receive, self.settings.max_request_bytes)
+            except BodyTooLarge:
+                limit_mb = self.settings.max_request_bytes / (1024 * 1024)
+                await self._error(send, info, 413, f"the request body is over {limit_mb:g} MB ([proxy] max_request_mb)",
+                                  anthropic_shape)
+                return
+            body = parse_object(raw)
+            if body is None:
+                await self._error(send, info, 400, "the request body must be a JSON object", anthropic_shape)
+                return
+            watch = await handler(scope, send, info, body)
+        except ClientGone:
+            info.fail(CLIENT_CLOSED, "the client closed the connection")
+        finally:
+            self.in_flight -= 1
+            self.requests_served += 1
+            self.last_request_at = time.time()
+            if watch is not None:
+                watch.finish()
+            self._record(info, watch)
+
+    def _authorised(self, scope: dict[str, Any], info: RequestInfo) -> bool:
+        supplied = client_key(scope)
+        return supplied is not None and hmac.compare_digest(supplied.encode("utf-8"), self._master_key)
+
+    async def _error(self, send: Send, info: RequestInfo, status: int, message: str, anthropic_shape: bool,
+                     retry_after: str | None = None) -> None:
+        info.fail(status, message)
+        extra = [(b"retry-after", retry_after.encode("latin-1"))] if retry_after else None
+        if extra is None:
+            extra = []
+        extra.append((b"request-id", info.call_id.encode()))
+        body = anthropic_error(status, message) if anthropic_shape else openai_error(status, message)
+        await send_json(send, status, body, extra)
+
+    def _mapping(self, info: RequestInfo, body: dict[str, Any]) -> MappingInfo | None:
+        model = body.get("model")
+        info.model = model if isinstance(model, str) else None
+        info.stream = bool(body.get("stream"))
+        mapping = self.settings.models.get(info.model or "")
+        if mapping is not None:
+            info.poe_model, info.route = mapping.poe_model, mapping.route
+        return mapping
+
+    # -- /v1/messages --
+
+    async def messages(self, scope: dict[str, Any], send: Send, info: RequestInfo, body: dict[str, Any]) -> ResponseWatch | None:
+        mapping = self._mapping(info, body)
+        if mapping is None:
+            await self._error(send, info, 404, self.settings.unknown_model_message(str(body.get("model"))), True)
+            return None
+        call = MessagesCall(model=mapping.name, body=body, stream=bool(body.get("stream")),
+                            headers=scope["headers"], query=scope.get("query_string", b""))
+        watch = ResponseWatch(info.started, streaming=call.stream)
+        try:
+            answer = await self.engine.messages(call)
+        except Exception as exc:
+            self._take_attempts(info, call)
+            status, message, retry_after = self._failure(call, exc)
+            await self._error(send, info, status, self._explain(status, message, info), True, retry_after)
+            return None
+        self._take_attempts(info, call)
+        if call.refusal is not None:
+            refusal = call.refusal
+            await self._error(send, info, refusal.status or 500, self._explain(refusal.status or 500, refusal.message or "", info),
+                              True, refusal.retry_after)
+            return None
+        if not call.stream:
+            if isinstance(answer, dict):
+                answer.pop("_hidden_params", None)
+            watch.take_answer(answer)
+            info.status = 200
+            await send_json(send, 200, answer, [(b"request-id", info.call_id.encode())])
+            return watch
+        await self._stream(send, info, call, answer, watch)
+        return watch
+
+    def _take_attempts(self, info: RequestInfo, call: MessagesCall) -> None:
+        """Which bot answered (or failed last), and the bots that failed before it."""
+        if not call.attempts:
+            return
+        last = call.attempts[-1]
+        info.poe_model, info.route = last.poe_model, last.route
+        if last.model != call.model:
+            info.answered_model = last.model
+        info.failed = [a.to_json() for a in call.attempts[:-1]] or None
+        lowered = last.shaped.max_tokens_lowered
+        info.max_tokens_lowered = list(lowered) if lowered else None
+
+    def _failure(self, call: MessagesCall, exc: BaseException) -> tuple[int, str, str | None]:
+        last = call.last
+        if last is not None and last.failed:
+            return last.status or 500, last.message or "", last.retry_after
+        return describe_exception(exc)
+
+    def _explain(self, status: int, message: str, info: RequestInfo) -> str:
+        """Poe's message, with what the user needs to act on it."""
+        bot = f" (bot {info.poe_model})" if info.poe_model else ""
+        if status == 504:
+            return f"Poe{bot} did not answer within {self.settings.request_timeout:g} s ([proxy] request_timeout): {message}"
+        if status == 401:
+            return f"Poe rejected the Poe API key ({self.settings.poe_key_origin}): {message}"
+        if status in (402, 429, 529) or status >= 500:
+            return f"Poe{bot}: {message}"
+        return message
+
+    async def _stream(self, send: Send, info: RequestInfo, call: MessagesCall, answer: Any, watch: ResponseWatch) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._streams.add(task)
+        info.status = 200
+        started = False
+        try:
+            iterator: AsyncIterator[bytes] = answer.__aiter__()
+            while True:
+                try:
+                    chunk = await iterator.__anext__()
+                except StopAsyncIteration:
+                    break
+                if not started:
+                    await send({"type": "http.response.start", "status": 200,
+                                "headers": [*SSE_HEADERS, (b"request-id", info.call_id.encode())]})
+                    started = True
+                watch.feed(chunk)
+                try:
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                except OSError:
+                    raise ClientGone() from None
+            self._take_attempts(info, call)
+            if watch.error is not None:
+                info.fail(*watch.error)
+            elif not watch.completed:
+                info.fail(502, "the stream ended before message_stop")
+                await self._stream_error(send, started, info, 502, f"Poe (bot {info.poe_model}): the stream ended early")
+                return
+        except asyncio.CancelledError:
+            if not self._drain_expired:
+                raise
+            self._uncancel()
+            info.fail(529, "the proxy stopped before the stream finished")
+            await self._stream_error(send, started, info, 529,
+                                     "the proxy is stopping and could not finish this answer; try again")
+            return
+        except ClientGone:
+            info.fail(CLIENT_CLOSED, "the client closed the connection")
+            return
+        except Exception as exc:
+            self._take_attempts(info, call)
+            status, message, _ = self._failure(call, exc)
+            info.fail(status, self._explain(status, message, info))
+            await self._stream_error(send, started, info, status, info.error_message or message)
+            return
+        finally:
+            if task is not None:
+                self._streams.discard(task)
+        if not started:
+            await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    async def _stream_error(self, send: Send, started: bool, info: RequestInfo, status: int, message: str) -> None:
+        """End a stream with an error: an ``event: error`` once it has begun, else a plain error answer."""
+        try:
+            if not started:
+                await send_json(send, status, anthropic_error(status, message), [(b"request-id", info.call_id.encode())])
+                return
+            await send({"type": "http.response.body", "body": sse_error_event(status, message), "more_body": True})
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        except OSError:
+            pass
+
+    @staticmethod
+    def _uncancel() -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            while task.cancelling():
+                task.uncancel()
+
+    # -- draining on stop --
+
+    def begin_drain(self, seconds: float) -> None:
+        """No new streams are expected; those open get ``seconds`` to finish, then an error event."""
+        if self.draining:
+            return
+        self.draining = True
+        asyncio.get_running_loop().call_later(max(0.0, seconds), self._expire_streams)
+
+    def _expire_streams(self) -> None:
+        self._drain_expired = True
+        for task in list(self._streams):
+            task.cancel()
+
+    @property
+    def open_streams(self) -> int:
+        return len(self._streams)
+
+    # -- count_tokens, models, chat completions --
+
+    async def count_tokens(self, scope: dict[str, Any], send: Send, info: RequestInfo, body: dict[str, Any]) -> None:
+        mapping = self._mapping(info, body)
+        info.stream = False
+        if mapping is None:
+            await self._error(send, info, 404, self.settings.unknown_model_message(str(body.get("model"))), True)
+            return
+        try:
+            tokens = await asyncio.to_thread(self.engine.count_tokens, mapping, body)
+        except Exception as exc:  # an estimate that cannot be made is an error, never a made-up count
+            await self._error(send, info, 500, f"could not count the tokens: {type(exc).__name__}: {exc}", True)
+            return
+        info.status = 200
+        await send_json(send, 200, {"input_tokens": tokens})
+
+    async def models(self, scope: dict[str, Any], send: Send, info: RequestInfo) -> None:
+        info.status = 200
+        await send_json(send, 200, self.model_list(anthropic_shape=header(scope, b"anthropic-version") is not None))
+
+    async def model(self, scope: dict[str, Any], send: Send, info: RequestInfo) -> None:
+        name = scope["path"][len("/v1/models/"):]
+        anthropic_shape = header(scope, b"anthropic-version") is not None
+        entry = next((m for m in self.model_list(anthropic_shape)["data"] if m["id"] == name), None)
+        if entry is None:
+            await self._error(send, info, 404, self.settings.unknown_model_message(name), anthropic_shape)
+            return
+        info.status = 200
+        await send_json(send, 200, entry)
+
+    def model_list(self, anthropic_shape: bool) -> dict[str, Any]:
+        created = int(self.settings.started_at)
+        names = list(self.settings.models.items())
+        if anthropic_shape:
+            data = [
+                {"type": "model", "id": name, "display_name": f"{name} (Poe: {info.poe_model})",
+                 "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(created))}
+                for name, info in names
+            ]
+            return {"data": data, "has_more": False, "first_id": data[0]["id"] if data else None,
+                    "last_id": data[-1]["id"] if data else None}
+        return {"object": "list", "data": [{"id": name, "object": "model", "created": created, "owned_by": "poe"}
+                                           for name, _ in names]}
+
+    async def chat_completions(self, scope: dict[str, Any], send: Send, info: RequestInfo, body: dict[str, Any]) -> ResponseWatch | None:
+        mapping = self._mapping(info, body)
+        if mapping is None:
+            await self._error(send, info, 404, self.settings.unknown_model_message(str(body.get("model"))), False)
+            return None
+        stream = bool(body.get("stream"))
+        watch = ResponseWatch(info.started, streaming=stream)
+        try:
+            answer = await self.engine.chat_completions(body)
+        except Exception as exc:
+            status, message, retry_after = describe_exception(exc)
+            await self._error(send, info, status, self._explain(status, message, info), False, retry_after)
+            return None
+        info.status = 200
+        if not stream:
+            payload = answer.model_dump() if hasattr(answer, "model_dump") else answer
+            if isinstance(payload, dict):
+                payload.pop("_hidden_params", None)
+            watch.take_answer(payload)
+            await send_json(send, 200, payload)
+            return watch
+        await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
+        try:
+            async for chunk in answer:
+                data = b"data: " + (chunk.model_dump_json(exclude_none=True).encode() if hasattr(chunk, "model_dump_json")
+                                    else json.dumps(chunk).encode()) + b"\n\n"
+                watch.feed(data)
+                await send({"type": "http.response.body", "body": data, "more_body": True})
+            watch.feed(b"data: [DONE]\n\n")
+            await send({"type": "http.response.body", "body": b"data: [DONE]\n\n", "more_body": False})
+        except OSError:
+            info.fail(CLIENT_CLOSED, "the client closed the connection")
+        except Exception as exc:
+            status, message, _ = describe_exception(exc)
+            info.fail(status, self._explain(status, message, info))
+            try:
+                await send({"type": "http.response.body", "body": openai_sse_error(status, message), "more_body": False})
+            except OSError:
+                pass
+        return watch
+
+    # -- answers of our own --
+
+    async def _status(self, scope: dict[str, Any], send: Send) -> None:
+        if self.settings.exposed and not self._authorised(scope, RequestInfo(0.0, "GET", STATUS_PATH)):
+            # Listening beyond this machine: what the proxy is and serves is for key holders only.
+            await send_json(send, 401, anthropic_error(401, "this proxy's status needs the master key"))
+            return
+        await send_json(send, 200, self.status())
+
+    def status(self) -> dict[str, Any]:
+        writer = self.log_writer
+        return ProxyStatus(
+            version=__version__,
+            pid=os.getpid(),
+            config=self.settings.config_path,
+            started_at=self.settings.started_at,
+            models=sorted(self.settings.models),
+            request_log=(self.settings.request_log or {}).get("path"),
+            extra={
+                "requests": self.requests_served,
+                "in_flight": self.in_flight,
+                "last_request_at": self.last_request_at,
+                "draining": self.draining,
+                "request_log_failing": writer.failing if writer else None,
+                "request_log_dropped": writer.dropped if writer else 0,
+            },
+        ).to_json()
+
+    async def _reload(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+        """Swap in a new model list (a :class:`ReloadPayload`), without a restart."""
+        token = (header(scope, CONTROL_HEADER) or "").encode("utf-8")
+        if not self._control_token or not hmac.compare_digest(token, self._control_token):
+            # Answered before the body is read: a client without the token cannot make us buffer.
+            await send_json(send, 403, {"error": "reloading needs the control token"})
+            return
+        try:
+            raw = await read_body(scope, receive, MAX_RELOAD_BYTES)
+            payload = ReloadPayload.from_json(json.loads(raw))
+            fresh = GatewaySettings.from_json(payload.gateway, self.settings.master_key)
+            self.engine.reload(payload.router)
+        except (BodyTooLarge, ClientGone, ValueError, KeyError, TypeError) as exc:
+            await send_json(send, 400, {"error": f"{type(exc).__name__}: {exc}"})  # the old list stays
+            return
+        self.settings.take_reload(fresh)
+        await send_json(send, 200, {"models": sorted(self.settings.models)})
+
+    # -- recording --
+
+    def _record(self, info: RequestInfo, watch: ResponseWatch | None) -> None:
+        """One record for the request log, handed to the writer thread (never written here)."""
+        if self.log_writer is not None:
+            self.log_writer.submit(build_record(info, watch))

@@ -1,0 +1,206 @@
+"""The engine: LiteLLM's Router behind our gateway, and the one request each attempt makes.
+
+A ``/v1/messages`` request goes into the Router as a *call*; the Router picks the mapping's
+deployment (and, when it fails before answering, each fallback in turn) and hands every attempt to
+:meth:`Engine._attempt`, which shapes the body for that bot (shaping.py) and makes exactly one
+upstream request: Poe's ``/v1/messages`` as Claude Code sent it (Claude bots), or LiteLLM's
+translation to chat completions (every other bot). Every attempt is kept on the call, so the
+request log can name the bot that answered and the bots that failed before it.
+
+Which failures fall back: 429, 402, 5xx, timeouts, connection errors and a broken answer, when
+they happen before the first byte reaches the client. 400, 401, 403, 404 and 413 are the
+request's own fault and would fail on any bot: the attempt hands them back as a refusal, so the
+Router neither falls back nor cools the deployment down.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from claude_poe_tui.proxy.child import litellm_seam as seam
+from claude_poe_tui.proxy.child.errors import anthropic_error_type, clean_message
+from claude_poe_tui.proxy.child.settings import GatewaySettings, MappingInfo
+from claude_poe_tui.proxy.child.shaping import Shaped, shape_for
+from claude_poe_tui.proxy.child.upstream import PoeMessages, UpstreamFailure
+
+CALL_KWARG = "poe_tui_call"  # how a call travels through the Router to our attempt function
+NO_FALLBACK_STATUSES = frozenset({400, 401, 403, 404, 413, 422})
+# Body fields the Router sees (for routing and limits); the attempt builds the rest per bot.
+ROUTER_FIELDS = ("messages", "max_tokens", "stream")
+
+
+@dataclass
+class Attempt:
+    """One bot tried for a call."""
+
+    model: str
+    poe_model: str
+    route: str
+    shaped: Shaped
+    status: int | None = None
+    error_type: str | None = None
+    message: str | None = None
+    retry_after: str | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.status is not None and self.status >= 400
+
+    def fail(self, status: int, message: str, retry_after: str | None = None) -> None:
+        self.status, self.message, self.retry_after = status, message, retry_after
+        self.error_type = anthropic_error_type(status)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"model": self.model, "poe_model": self.poe_model, "status": self.status,
+                "error_type": self.error_type}
+
+
+@dataclass
+class MessagesCall:
+    """One client request to ``/v1/messages``, through all the bots it tries."""
+
+    model: str
+    body: dict[str, Any]
+    """As the client sent it; each attempt shapes its own copy."""
+    stream: bool
+    headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+    query: bytes = b""
+    attempts: list[Attempt] = field(default_factory=list)
+    refusal: Attempt | None = None
+    """Set when a bot refused the request itself (400/401/404…): no fallback, the client hears it."""
+
+    @property
+    def last(self) -> Attempt | None:
+        return self.attempts[-1] if self.attempts else None
+
+
+class _Refused:
+    """What an attempt returns for a refusal: the Router sees an (empty) answer and stops there."""
+
+    def __aiter__(self) -> _Refused:
+        return self
+
+    async def __anext__(self) -> bytes:
+        raise StopAsyncIteration
+
+
+class Engine:
+    def __init__(self, router_config: dict[str, Any], settings: GatewaySettings) -> None:
+        self.settings = settings
+        self.router = seam.build_router(router_config)
+        self._messages = seam.messages_entry(self.router, self._attempt)
+        self.upstream = PoeMessages()
+
+    def reload(self, router_config: dict[str, Any]) -> None:
+        seam.set_model_list(self.router, router_config)
+
+    async def close(self) -> None:
+        await self.upstream.close()
+
+    # -- /v1/messages --
+
+    async def messages(self, call: MessagesCall) -> dict[str, Any] | AsyncIterator[bytes]:
+        """The answer (a dict, or SSE bytes) once a bot has begun answering; raises when all failed.
+
+        Check ``call.refusal`` first: a bot's refusal comes back as an empty answer.
+        """
+        kwargs = {key: call.body[key] for key in ROUTER_FIELDS if key in call.body}
+        kwargs["stream"] = call.stream
+        return await self._messages(model=call.model, **kwargs, **{CALL_KWARG: call})
+
+    async def _attempt(self, **kwargs: Any) -> Any:
+        call: MessagesCall = kwargs.pop(CALL_KWARG)
+        name, route = seam.attempt_target(kwargs)
+        mapping = self.settings.models.get(name) or MappingInfo(name, kwargs.get("model", "?"), route)
+        body, shaped = shape_for(call.body, mapping)
+        attempt = Attempt(model=mapping.name, poe_model=mapping.poe_model, route=route, shaped=shaped)
+        call.attempts.append(attempt)
+        timeout = float(kwargs.get("timeout") or self.settings.request_timeout)
+        try:
+            if route == "messages":
+                result = await self.upstream.send(
+                    api_base=kwargs["api_base"], api_key=kwargs["api_key"],
+                    body=json.dumps(body, ensure_ascii=False).encode("utf-8"),
+                    headers=call.headers, query=call.query, stream=call.stream, timeout=timeout,
+                )
+            else:
+                result = await seam.translated_messages(**self._translated_kwargs(kwargs, body, call.stream))
+        except UpstreamFailure as failure:
+            return self._failed(call, attempt, failure.status, failure.message, failure.retry_after)
+        except Exception as exc:  # LiteLLM's, from the chat route
+            status, message, retry_after = describe_exception(exc)
+            return self._failed(call, attempt, status, message, retry_after)
+        if call.stream:
+            return self._watched(result, attempt, translated=route != "messages")
+        if isinstance(result, dict):
+            result.pop("_hidden_params", None)
+        return result
+
+    @staticmethod
+    def _translated_kwargs(kwargs: dict[str, Any], body: dict[str, Any], stream: bool) -> dict[str, Any]:
+        translated = {k: v for k, v in kwargs.items() if k not in ROUTER_FIELDS}
+        translated.update({k: v for k, v in body.items() if k != "model"})
+        translated["stream"] = stream
+        return translated
+
+    def _failed(self, call: MessagesCall, attempt: Attempt, status: int, message: str, retry_after: str | None) -> Any:
+        attempt.fail(status, message, retry_after)
+        if status in NO_FALLBACK_STATUSES:
+            call.refusal = attempt
+            return _Refused() if call.stream else {"type": "refused"}
+        raise seam.fallback_exception(status, message, attempt.poe_model)
+
+    async def _watched(self, stream: AsyncIterator[bytes], attempt: Attempt, translated: bool) -> AsyncIterator[bytes]:
+        """The attempt's stream; a failure inside it is noted on the attempt, then raised on."""
+        try:
+            async for chunk in stream:
+                error = None
+                if translated and b"event: error" in chunk:
+                    # LiteLLM reports a broken upstream stream as an error event of its own.
+                    chunk, error = seam.rewrite_error_event(chunk)
+                if chunk:
+                    yield chunk
+                if error is not None:
+                    raise UpstreamFailure(*error, during_stream=True)
+        except UpstreamFailure as failure:
+            attempt.fail(failure.status, failure.message, failure.retry_after)
+            raise seam.fallback_exception(failure.status, failure.message, attempt.poe_model) from None
+        except Exception as exc:
+            status, message, retry_after = describe_exception(exc)
+            attempt.fail(status, message, retry_after)
+            raise
+
+    # -- /v1/chat/completions --
+
+    async def chat_completions(self, body: dict[str, Any]) -> Any:
+        return await self.router.acompletion(**body)
+
+    # -- /v1/messages/count_tokens --
+
+    def count_tokens(self, mapping: MappingInfo, body: dict[str, Any]) -> int:
+        return seam.count_tokens(
+            claude=mapping.route == "messages", messages=body.get("messages"), system=body.get("system"),
+            tools=body.get("tools"),
+        )
+
+
+def describe_exception(exc: BaseException) -> tuple[int, str, str | None]:
+    """(status, Poe's message, Retry-After) out of whatever LiteLLM raised."""
+    if isinstance(exc, UpstreamFailure):
+        return exc.status, exc.message, exc.retry_after
+    status = seam.exception_status(exc)
+    if seam.is_invalid_json(exc):
+        return 502, f"Poe's answer is not valid JSON ({clean_message(str(exc))})", None
+    if seam.is_timeout(exc) or status == 408:
+        status = 504
+    elif seam.is_connection_error(exc):
+        return 502, f"could not reach Poe, or the connection broke: {clean_message(str(exc))}", None
+    elif status is None:
+        status = 500
+    headers = seam.exception_headers(exc)
+    retry_after = headers.get("retry-after") or headers.get("llm_provider-retry-after")
+    message = clean_message(getattr(exc, "message", None) or str(exc))
+    return status, message, retry_after

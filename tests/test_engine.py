@@ -1,0 +1,255 @@
+"""The gateway over LiteLLM's Router in the proxy child: what it serves, what it refuses, and that
+what Poe sends back is never passed on as something it is not.
+
+Real proxy children against the stand-in Poe, with its fault injection.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+import anthropic
+import httpx
+import pytest
+
+from conftest import MASTER_KEY, PoeStandin, RunningProxy, read_records, start_proxy
+
+pytestmark = pytest.mark.proxy
+
+CLAUDE_ROUTE = "claude-sonnet-4-5-20250929"  # -> Claude-Sonnet-4.5, Poe's /v1/messages as sent
+CHAT_ROUTE = "claude-haiku-4-5-20251001"  # -> GPT-4o, translated to chat completions
+BOTH_ROUTES = pytest.mark.parametrize("model", [CLAUDE_ROUTE, CHAT_ROUTE], ids=["messages-route", "chat-route"])
+HEADERS = {"x-api-key": MASTER_KEY, "anthropic-version": "2023-06-01"}
+
+
+def upstream_requests(poe: PoeStandin, path: str) -> list[dict]:
+    return [r for r in poe.requests() if r["path"] == path]
+
+
+def upstream_path(model: str) -> str:
+    return "/v1/messages" if model == CLAUDE_ROUTE else "/v1/chat/completions"
+
+
+def ask(proxy: RunningProxy, model: str, *, stream: bool, **extra) -> httpx.Response:
+    body = {"model": model, "max_tokens": 50, "stream": stream, "messages": [{"role": "user", "content": "hi"}], **extra}
+    return httpx.post(f"{proxy.url}/v1/messages", json=body, headers=HEADERS, timeout=30)
+
+
+def records_after(proxy: RunningProxy, before: int, count: int) -> list[dict]:
+    """The ``count`` records written after the first ``before``."""
+    records = read_records(proxy.request_log, at_least=before + count)
+    assert len(records) >= before + count, f"expected {count} new records, got {len(records) - before}"
+    return records[before:]
+
+
+def logged(proxy: RunningProxy) -> int:
+    time.sleep(0.1)  # the writer thread may still hold the previous test's records
+    return len(read_records(proxy.request_log))
+
+
+def events(text: str) -> list[tuple[str, dict]]:
+    found = []
+    for block in text.split("\n\n"):
+        name = next((line[6:].strip() for line in block.splitlines() if line.startswith("event:")), "")
+        data = next((line[5:].strip() for line in block.splitlines() if line.startswith("data:")), "")
+        if name and data:
+            found.append((name, json.loads(data)))
+    return found
+
+
+# --- what the gateway serves, and nothing else ------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/ui", "/key/generate", "/model/info", "/openapi.json", "/settings", "/v1/responses",
+                                  "/spend/logs", "/docs"])
+def test_litellms_admin_surface_is_gone(proxy: RunningProxy, path: str) -> None:
+    for method in ("GET", "POST"):
+        response = httpx.request(method, f"{proxy.url}{path}", headers=HEADERS, json={} if method == "POST" else None)
+        assert response.status_code == 404, (method, path, response.text)
+
+
+def test_health_never_calls_a_bot(proxy: RunningProxy, poe_clean: PoeStandin) -> None:
+    for path in ("/health", "/health/liveliness", "/health/readiness"):
+        assert httpx.get(f"{proxy.url}{path}").status_code == 200
+    assert poe_clean.requests() == []
+
+
+@pytest.mark.parametrize("raw", [b"not json at all", b"[1, 2, 3]", b"\"a string\"", b""], ids=["text", "array", "string", "empty"])
+def test_a_body_that_is_not_a_json_object_is_a_400(proxy: RunningProxy, raw: bytes) -> None:
+    response = httpx.post(f"{proxy.url}/v1/messages", content=raw, headers={**HEADERS, "content-type": "application/json"})
+    assert response.status_code == 400
+    assert response.headers["content-type"] == "application/json"
+    assert response.json()["error"]["type"] == "invalid_request_error"
+
+
+def _raw_exchange(url: str, head: bytes, body_sent: bytes = b"") -> bytes:
+    """Send a request's head (and maybe part of its body) and read what comes back, without sending the rest."""
+    parsed = urlparse(url)
+    with socket.create_connection((parsed.hostname, parsed.port), timeout=10) as sock:
+        sock.sendall(head + body_sent)
+        sock.settimeout(10)
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            piece = sock.recv(65536)
+            if not piece:
+                break
+            answer += piece
+        return answer
+
+
+def test_an_oversized_body_is_refused_before_it_is_read(proxy: RunningProxy) -> None:
+    # 100 MB announced, none of it sent: the answer comes at once, so nothing was buffered.
+    head = (f"POST /v1/messages HTTP/1.1\r\nhost: x\r\nx-api-key: {MASTER_KEY}\r\ncontent-type: application/json\r\n"
+            f"content-length: {100 * 1024 * 1024}\r\n\r\n").encode()
+    began = time.monotonic()
+    answer = _raw_exchange(proxy.url, head, b'{"model": "x", ')
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+    assert time.monotonic() - began < 5
+    # Without a length (chunked), reading stops at the limit too.
+    big = {"model": CLAUDE_ROUTE, "max_tokens": 5, "messages": [{"role": "user", "content": "x" * (33 * 1024 * 1024)}]}
+    response = httpx.post(f"{proxy.url}/v1/messages", content=iter([json.dumps(big).encode()]), headers=HEADERS, timeout=60)
+    assert response.status_code == 413
+    assert response.json()["error"]["type"] == "request_too_large"
+    assert "max_request_mb" in response.json()["error"]["message"]
+
+
+def test_reload_without_the_control_token_is_refused_before_the_body_is_read(proxy: RunningProxy) -> None:
+    for key in (MASTER_KEY, None):
+        auth = f"x-api-key: {key}\r\n" if key else ""
+        head = (f"POST /claude-poe-tui/reload HTTP/1.1\r\nhost: x\r\n{auth}content-type: application/json\r\n"
+                f"content-length: {100 * 1024 * 1024}\r\n\r\n").encode()
+        answer = _raw_exchange(proxy.url, head)
+        assert answer.startswith(b"HTTP/1.1 403"), answer[:200]
+
+
+def test_count_tokens_for_an_unmapped_model_is_a_404(proxy: RunningProxy) -> None:
+    response = httpx.post(f"{proxy.url}/v1/messages/count_tokens", headers=HEADERS,
+                          json={"model": "claude-3-opus-20240229", "messages": [{"role": "user", "content": "hi"}]})
+    assert response.status_code == 404
+    assert response.json()["error"]["type"] == "not_found_error"
+
+
+def test_openai_clients_are_served_through_the_same_router(proxy: RunningProxy, poe_clean: PoeStandin) -> None:
+    headers = {"authorization": f"Bearer {MASTER_KEY}"}
+    plain = httpx.post(f"{proxy.url}/v1/chat/completions", headers=headers, timeout=30,
+                       json={"model": "gpt-5", "messages": [{"role": "user", "content": "hi"}]})
+    assert plain.status_code == 200
+    assert plain.json()["choices"][0]["message"]["content"] == "Hello from GPT-5."
+    streamed = httpx.post(f"{proxy.url}/v1/chat/completions", headers=headers, timeout=30,
+                          json={"model": "gpt-5", "stream": True, "messages": [{"role": "user", "content": "hi"}]})
+    assert streamed.status_code == 200 and streamed.text.rstrip().endswith("data: [DONE]")
+    unknown = httpx.post(f"{proxy.url}/v1/chat/completions", headers=headers,
+                         json={"model": "nope", "messages": [{"role": "user", "content": "hi"}]})
+    assert unknown.status_code == 404 and unknown.json()["error"]["type"] == "not_found_error"
+
+
+# --- the Claude route is verbatim -----------------------------------------------------------
+
+
+def test_the_claude_route_reaches_poe_as_claude_code_sent_it(proxy: RunningProxy, poe_clean: PoeStandin) -> None:
+    body = {
+        "model": CLAUDE_ROUTE,
+        "max_tokens": 32000,
+        "stream": True,
+        "thinking": {"type": "enabled", "budget_tokens": 31999},
+        "output_config": {"effort": "high"},
+        "context_management": {"edits": [{"type": "clear_thinking_20251015", "keep": "all"}]},
+        "system": [{"type": "text", "text": "You are Claude Code.", "cache_control": {"type": "ephemeral", "ttl": "1h"}}],
+        "messages": [{"role": "user", "content": [
+            {"type": "text", "text": "hi", "cache_control": {"type": "ephemeral", "ttl": "1h"}}]}],
+        "metadata": {"user_id": "user_abc_account__session_123"},
+        "tools": [{"name": "Write", "description": "write", "input_schema": {"type": "object", "properties": {}}}],
+        "tool_choice": {"type": "auto"},
+        "temperature": 1,
+        "a_field_from_a_newer_api": {"kept": True},
+    }
+    betas = "zeta-2026-01-01,claude-code-20250219,context-1m-2025-08-07,extended-cache-ttl-2025-04-11"
+    response = httpx.post(f"{proxy.url}/v1/messages?beta=true", json=body, timeout=30,
+                          headers={**HEADERS, "anthropic-beta": betas, "x-claude-code-session-id": "s-1",
+                                   "x-app": "cli", "user-agent": "claude-cli/2.1.0 (external, cli)"})
+    assert response.status_code == 200
+    (upstream,) = upstream_requests(poe_clean, "/v1/messages")
+    assert upstream["body"] == {**body, "model": "Claude-Sonnet-4.5"}
+    assert list(upstream["body"]) == list(body)  # the fields' order too
+    assert upstream["query"] == "beta=true"
+    assert upstream["headers"]["anthropic-beta"] == betas  # order kept, nothing added
+    assert upstream["headers"]["x-claude-code-session-id"] == "s-1" and upstream["headers"]["x-app"] == "cli"
+    assert upstream["headers"]["user-agent"] == "claude-cli/2.1.0 (external, cli)"
+    assert upstream["headers"]["authorization"] == f"Bearer {poe_clean.key}"
+    assert MASTER_KEY not in json.dumps(upstream["headers"])
+
+
+# --- what Poe sends back is never passed on as something it is not ---------------------------
+
+
+@BOTH_ROUTES
+def test_invalid_json_from_poe_is_a_502(proxy: RunningProxy, poe_clean: PoeStandin, model: str) -> None:
+    before = logged(proxy)
+    poe_clean.fault(kind="badjson")
+    response = ask(proxy, model, stream=False)
+    assert response.status_code == 502, response.text
+    assert response.json()["error"]["type"] == "api_error"
+
+    poe_clean.fault(kind="badjson", after=2)
+    streamed = ask(proxy, model, stream=True)
+    assert "data: {this is not json" not in streamed.text  # the garbage is not forwarded as an event
+    names = [name for name, _ in events(streamed.text)]
+    assert names[-1] == "error" and "message_stop" not in names
+    assert events(streamed.text)[-1][1]["error"]["type"] == "api_error"
+    records = records_after(proxy, before, 2)
+    assert [(r["status"], r["error_type"]) for r in records] == [(502, "api_error"), (502, "api_error")]
+
+
+@BOTH_ROUTES
+@pytest.mark.parametrize("kind", ["cut", "early_end"])
+def test_a_stream_that_breaks_ends_in_an_error_event_and_is_recorded_failed(
+    proxy: RunningProxy, poe_clean: PoeStandin, model: str, kind: str
+) -> None:
+    before = logged(proxy)
+    poe_clean.fault(kind=kind, after=3)
+    response = ask(proxy, model, stream=True)
+    assert response.status_code == 200  # the stream had begun
+    found = events(response.text)
+    assert found[-1][0] == "error", response.text[-300:]
+    assert found[-1][1]["error"]["type"] == "api_error"
+    assert not any(name == "message_stop" for name, _ in found)
+    (record,) = records_after(proxy, before, 1)
+    assert record["status"] == 502 and record["error_type"] == "api_error" and record["stream"] is True
+    # The client saw a failure, and so does every figure.
+    with pytest.raises(anthropic.APIStatusError):
+        poe_clean.fault(kind=kind, after=3)
+        with proxy.anthropic().messages.stream(model=model, max_tokens=50, messages=[{"role": "user", "content": "hi"}]) as s:
+            s.until_done()
+
+
+@BOTH_ROUTES
+@pytest.mark.parametrize("stream", [False, True], ids=["plain", "stream"])
+def test_a_reset_connection_is_one_upstream_request_and_a_502(
+    proxy: RunningProxy, poe_clean: PoeStandin, model: str, stream: bool
+) -> None:
+    poe_clean.fault(kind="reset")
+    response = ask(proxy, model, stream=stream)
+    assert response.status_code == 502, response.text
+    assert response.json()["error"]["type"] == "api_error"
+    time.sleep(0.2)
+    assert len(upstream_requests(poe_clean, upstream_path(model))) == 1  # no hidden retry
+    assert ask(proxy, model, stream=stream).status_code == 200
+
+
+def test_a_stalled_stream_times_out_with_an_error_event(tmp_path: Path, poe: PoeStandin) -> None:
+    running = start_proxy(tmp_path, poe, extra="", models=(("claude-sonnet-4-5-20250929", "Claude-Sonnet-4.5"),),
+                          proxy_extra="request_timeout = 2\n")
+    try:
+        poe.clear()
+        poe.fault(kind="stall", after=2, delay=6)
+        response = ask(running, CLAUDE_ROUTE, stream=True)
+        found = events(response.text)
+        assert found[-1][0] == "error" and found[-1][1]["error"]["type"] == "timeout_error"
+        record = read_records(running.request_log, at_least=1)[-1]
+        assert record["status"] == 504 and record["error_type"] == "timeout_error"
+    finally:
+        running.process.stop()
