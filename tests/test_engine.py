@@ -253,3 +253,78 @@ def test_a_stalled_stream_times_out_with_an_error_event(tmp_path: Path, poe: Poe
         assert record["status"] == 504 and record["error_type"] == "timeout_error"
     finally:
         running.process.stop()
+
+
+# --- stopping drains, reloading drops nothing -------------------------------------------------
+
+
+def test_stopping_lets_streams_finish_then_ends_the_rest_with_an_error_event(tmp_path: Path, poe: PoeStandin) -> None:
+    import threading
+
+    running = start_proxy(tmp_path, poe, models=(("claude-sonnet-4-5-20250929", "Claude-Sonnet-4.5"),),
+                          proxy_extra="drain_seconds = 3\n")
+    poe.clear()
+    results: dict[str, httpx.Response] = {}
+
+    def stream(name: str) -> None:
+        results[name] = ask(running, CLAUDE_ROUTE, stream=True)
+
+    try:
+        poe.fault(kind="stall", after=2, delay=1.0)  # finishes within the drain
+        short = threading.Thread(target=stream, args=("short",))
+        short.start()
+        time.sleep(0.3)
+        poe.fault(kind="stall", after=2, delay=20.0)  # does not
+        long = threading.Thread(target=stream, args=("long",))
+        long.start()
+        time.sleep(0.5)
+        began = time.monotonic()
+        running.process.stop()
+        stopped_in = time.monotonic() - began
+        short.join(10)
+        long.join(10)
+    finally:
+        running.process.stop()
+    assert [name for name, _ in events(results["short"].text)][-1] == "message_stop"
+    last_name, last = events(results["long"].text)[-1]
+    assert last_name == "error" and last["error"]["type"] == "overloaded_error"
+    assert 2.5 < stopped_in < 8, stopped_in
+    statuses = sorted(r["status"] for r in read_records(running.request_log, at_least=2))
+    assert statuses == [200, 529]
+
+
+def test_reloading_under_load_fails_no_request(tmp_path: Path, poe: PoeStandin) -> None:
+    import concurrent.futures
+
+    from claude_poe_tui.config import load_config, resolve_secrets
+    from claude_poe_tui.proxy.parent.process import ApplyOutcome
+
+    running = start_proxy(tmp_path, poe)
+    stop = False
+
+    def load() -> list[int]:
+        statuses = []
+        with httpx.Client(timeout=30) as client:
+            while not stop:
+                for stream in (False, True):
+                    body = {"model": CHAT_ROUTE if len(statuses) % 2 else CLAUDE_ROUTE, "max_tokens": 20, "stream": stream,
+                            "messages": [{"role": "user", "content": "hi"}]}
+                    statuses.append(client.post(f"{running.url}/v1/messages", json=body, headers=HEADERS).status_code)
+        return statuses
+
+    try:
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            futures = [pool.submit(load) for _ in range(8)]
+            text = running.config_path.read_text()
+            for round_ in range(10):
+                extra = f'\n[[models]]\nname = "extra-{round_}"\npoe_model = "GPT-4o"\n'
+                running.config_path.write_text(text + extra)
+                config = load_config(running.config_path)
+                assert running.process.apply(config, resolve_secrets(config)) is ApplyOutcome.RELOADED
+                time.sleep(0.2)
+            stop = True
+            statuses = [s for f in futures for s in f.result()]
+    finally:
+        running.process.stop()
+    assert len(statuses) > 50
+    assert set(statuses) == {200}, {s: statuses.count(s) for s in set(statuses)}
