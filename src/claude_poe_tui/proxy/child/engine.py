@@ -127,7 +127,7 @@ class Engine:
                     headers=call.headers, query=call.query, stream=call.stream, timeout=timeout,
                 )
             else:
-                result = await seam.translated_messages(**self._translated_kwargs(kwargs, body, call.stream))
+                result = await seam.translated_messages(self.router, **self._translated_kwargs(kwargs, body, call.stream))
         except UpstreamFailure as failure:
             return self._failed(call, attempt, failure.status, failure.message, failure.retry_after)
         except Exception as exc:  # LiteLLM's, from the chat route

@@ -204,11 +204,15 @@ def messages_entry(router: Any, attempt: Callable[..., Awaitable[Any]]) -> Calla
     return router.factory_function(attempt, call_type="anthropic_messages")
 
 
-async def translated_messages(**kwargs: Any) -> Any:
-    """The chat route: LiteLLM turns the Anthropic request into chat completions and back."""
+async def translated_messages(router: Any, **kwargs: Any) -> Any:
+    """The chat route: LiteLLM turns the Anthropic request into chat completions and back.
+
+    ``litellm_router`` names our Router: without it LiteLLM's adapter imports its whole
+    proxy-server app to look for one (150 MB more in the child, measured).
+    """
     import litellm
 
-    return await litellm.anthropic_messages(**kwargs)
+    return await litellm.anthropic_messages(litellm_router=router, **kwargs)
 
 
 def attempt_target(kwargs: dict[str, Any]) -> tuple[str, str]:
