@@ -34,10 +34,12 @@ def _watch_parent(on_parent_gone) -> None:
     """Call ``on_parent_gone`` when stdin (a pipe the parent holds) reaches end of file."""
 
     def watch() -> None:
+        # The raw descriptor, not sys.stdin: a thread blocked in a buffered read holds its lock and
+        # makes the interpreter abort when the child exits early (a config error, a wrong LiteLLM).
         try:
-            while sys.stdin.buffer.read(4096):
+            while os.read(0, 4096):
                 pass
-        except (OSError, ValueError):
+        except OSError:
             pass
         on_parent_gone()
 
