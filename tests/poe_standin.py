@@ -180,6 +180,7 @@ class StandinState:
     requests: collections.deque[dict[str, Any]] = field(default_factory=lambda: collections.deque(maxlen=500))
     spent: list[dict[str, Any]] = field(default_factory=list)
     balance: int = 1_000_000
+    counts_tokens: bool = False  # serve /v1/messages/count_tokens (Poe's support is not documented)
 
     def take_fault(self) -> Fault | None:
         if not self.faults:
@@ -580,6 +581,18 @@ def create_app(state: StandinState) -> Starlette:
             return JSONResponse({"cleared": True})
         return JSONResponse(list(state.requests))
 
+    async def count_tokens_endpoint(request: Request) -> Response:
+        body = await read_json(request)
+        await record(request, body)
+        if not state.counts_tokens:
+            return poe_error(404, f"No route for {request.method} {request.url.path}")
+        if bearer_or_api_key(request) not in state.keys:
+            return anthropic_error(401, "Invalid API key")
+        if not isinstance(body, dict) or not body.get("messages"):
+            return anthropic_error(400, "messages: field required")
+        tokens = sum(count_tokens(text_of(m.get("content"))) for m in body["messages"])
+        return JSONResponse({"input_tokens": tokens})
+
     async def unknown_v1(request: Request) -> Response:
         await record(request, await read_json(request))
         return poe_error(404, f"No route for {request.method} {request.url.path}")
@@ -588,6 +601,7 @@ def create_app(state: StandinState) -> Starlette:
         routes=[
             Route("/v1/chat/completions", chat_completions, methods=["POST"]),
             Route("/v1/messages", messages_endpoint, methods=["POST"]),
+            Route("/v1/messages/count_tokens", count_tokens_endpoint, methods=["POST"]),
             Route("/v1/models", models, methods=["GET"]),
             Route("/usage/current_balance", current_balance, methods=["GET"]),
             Route("/usage/points_history", points_history, methods=["GET"]),
@@ -607,8 +621,10 @@ def main() -> None:
     parser.add_argument("--key", action="append", help="an accepted Poe API key (repeatable)")
     parser.add_argument("--chunks", type=int, default=8, help="text pieces per streamed answer")
     parser.add_argument("--chunk-delay", type=float, default=0.0, help="seconds between streamed pieces")
+    parser.add_argument("--count-tokens", action="store_true", help="serve /v1/messages/count_tokens")
     args = parser.parse_args()
-    state = StandinState(keys=tuple(args.key or DEFAULT_KEYS), chunks=args.chunks, chunk_delay=args.chunk_delay)
+    state = StandinState(keys=tuple(args.key or DEFAULT_KEYS), chunks=args.chunks, chunk_delay=args.chunk_delay,
+                         counts_tokens=args.count_tokens)
     uvicorn.run(create_app(state), host=args.host, port=args.port, log_level="warning", access_log=False)
 
 

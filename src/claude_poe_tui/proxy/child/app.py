@@ -230,6 +230,7 @@ class GatewayApp:
                 await self._error(send, info, 413, f"the request body is over {limit_mb:g} MB ([proxy] max_request_mb)",
                                   anthropic_shape)
                 return
+            info.body_bytes = len(raw)
             body = parse_object(raw)
             if body is None:
                 await self._error(send, info, 400, "the request body must be a JSON object", anthropic_shape)
@@ -275,6 +276,10 @@ class GatewayApp:
         if mapping is None:
             await self._error(send, info, 404, self.settings.unknown_model_message(str(body.get("model"))), True)
             return None
+        too_long = await self._prompt_too_long(info, mapping, body)
+        if too_long is not None:
+            await self._error(send, info, 400, too_long, True)
+            return None
         call = MessagesCall(model=mapping.name, body=body, stream=bool(body.get("stream")),
                             headers=scope["headers"], query=scope.get("query_string", b""))
         watch = ResponseWatch(info.started, streaming=call.stream)
@@ -300,6 +305,20 @@ class GatewayApp:
             return watch
         await self._stream(send, info, call, answer, watch)
         return watch
+
+    async def _prompt_too_long(self, info: RequestInfo, mapping: MappingInfo, body: dict[str, Any]) -> str | None:
+        """Anthropic's own message when the prompt is beyond the bot's window, counted here, not by Poe.
+
+        A token takes at least about a byte, and text averages 3-4 bytes a token: a body under twice the
+        window (in bytes) is never counted, so only the largest prompts pay for the count.
+        """
+        window = mapping.context_window
+        if not window or info.body_bytes <= 2 * window:
+            return None
+        tokens = await asyncio.to_thread(self.engine.count_tokens, mapping, body)
+        if tokens <= window:
+            return None
+        return f"prompt is too long: {tokens} tokens > {window} maximum"
 
     def _take_attempts(self, info: RequestInfo, call: MessagesCall) -> None:
         """Which bot answered (or failed last), and the bots that failed before it."""
@@ -428,7 +447,9 @@ class GatewayApp:
             await self._error(send, info, 404, self.settings.unknown_model_message(str(body.get("model"))), True)
             return
         try:
-            tokens = await asyncio.to_thread(self.engine.count_tokens, mapping, body)
+            tokens = await self.engine.poe_count_tokens(mapping, body, scope["headers"])
+            if tokens is None:
+                tokens = await asyncio.to_thread(self.engine.count_tokens, mapping, body)
         except Exception as exc:  # an estimate that cannot be made is an error, never a made-up count
             await self._error(send, info, 500, f"could not count the tokens: {type(exc).__name__}: {exc}", True)
             return

@@ -24,7 +24,7 @@ from claude_poe_tui.proxy.child import litellm_seam as seam
 from claude_poe_tui.proxy.child.errors import anthropic_error_type, clean_message
 from claude_poe_tui.proxy.child.settings import GatewaySettings, MappingInfo
 from claude_poe_tui.proxy.child.shaping import Shaped, shape_for
-from claude_poe_tui.proxy.child.upstream import PoeMessages, UpstreamFailure
+from claude_poe_tui.proxy.child.upstream import CountingUnsupported, PoeMessages, UpstreamFailure
 
 CALL_KWARG = "poe_tui_call"  # how a call travels through the Router to our attempt function
 NO_FALLBACK_STATUSES = frozenset({400, 401, 403, 404, 413, 422})
@@ -93,6 +93,7 @@ class Engine:
         self.router = seam.build_router(router_config)
         self._messages = seam.messages_entry(self.router, self._attempt)
         self.upstream = PoeMessages()
+        self.poe_counts_tokens: bool | None = None  # unknown until Poe is asked once
 
     def reload(self, router_config: dict[str, Any]) -> None:
         seam.set_model_list(self.router, router_config)
@@ -181,10 +182,30 @@ class Engine:
     # -- /v1/messages/count_tokens --
 
     def count_tokens(self, mapping: MappingInfo, body: dict[str, Any]) -> int:
+        """An estimate with LiteLLM's bundled tokenizers (blocking: call in a thread)."""
         return seam.count_tokens(
             claude=mapping.route == "messages", messages=body.get("messages"), system=body.get("system"),
             tools=body.get("tools"),
         )
+
+    async def poe_count_tokens(self, mapping: MappingInfo, body: dict[str, Any],
+                               headers: list[tuple[bytes, bytes]]) -> int | None:
+        """Poe's own count for a Claude bot, when Poe answers ``count_tokens``; else None."""
+        if mapping.route != "messages" or self.poe_counts_tokens is False:
+            return None
+        credentials = seam.deployment_credentials(self.router, mapping.name)
+        if credentials is None:
+            return None
+        payload = json.dumps({**body, "model": mapping.poe_model}, ensure_ascii=False).encode("utf-8")
+        try:
+            tokens = await self.upstream.count_tokens(api_base=credentials[0], api_key=credentials[1], body=payload,
+                                                      headers=headers)
+        except CountingUnsupported:
+            self.poe_counts_tokens = False
+            return None
+        if tokens is not None:
+            self.poe_counts_tokens = True
+        return tokens
 
 
 def describe_exception(exc: BaseException) -> tuple[int, str, str | None]:

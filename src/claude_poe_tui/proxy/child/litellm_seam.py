@@ -215,6 +215,20 @@ async def translated_messages(router: Any, **kwargs: Any) -> Any:
     return await litellm.anthropic_messages(litellm_router=router, **kwargs)
 
 
+def deployment_credentials(router: Any, model_name: str) -> tuple[str, str] | None:
+    """(api_base, api_key) of the model group's first deployment, keys resolved from the environment."""
+    import os
+
+    for deployment in router.get_model_list(model_name=model_name) or []:
+        params = deployment.get("litellm_params") or {}
+        api_base, api_key = params.get("api_base"), params.get("api_key")
+        if isinstance(api_key, str) and api_key.startswith("os.environ/"):
+            api_key = os.environ.get(api_key[len("os.environ/"):])
+        if isinstance(api_base, str) and isinstance(api_key, str) and api_key:
+            return api_base, api_key
+    return None
+
+
 def attempt_target(kwargs: dict[str, Any]) -> tuple[str, str]:
     """(mapping name, route) of the deployment the Router chose for this attempt."""
     info = kwargs.get("model_info") or {}

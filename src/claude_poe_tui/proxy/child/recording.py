@@ -43,6 +43,7 @@ class RequestInfo:
     answered_model: str | None = None
     failed: list[dict[str, Any]] | None = None
     max_tokens_lowered: list[int] | None = None
+    body_bytes: int = 0
 
     def fail(self, status: int, message: str) -> None:
         self.status = status

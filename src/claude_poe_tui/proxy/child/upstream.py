@@ -115,6 +115,33 @@ class PoeMessages:
         return _checked_events(response)
 
 
+    async def count_tokens(self, *, api_base: str, api_key: str, body: bytes,
+                           headers: list[tuple[bytes, bytes]]) -> int | None:
+        """Poe's own count (``/v1/messages/count_tokens``), or None when Poe does not give one.
+
+        Raises :class:`CountingUnsupported` when Poe has no such endpoint, so the caller stops asking.
+        """
+        url = api_base.rstrip("/") + "/messages/count_tokens"
+        try:
+            response = await self.client.post(url, content=body, headers=forwarded_headers(headers, api_key),
+                                              timeout=httpx.Timeout(10.0))
+        except httpx.HTTPError:
+            return None
+        if response.status_code in (404, 405, 501):
+            raise CountingUnsupported()
+        if response.status_code != 200:
+            return None
+        try:
+            tokens = response.json().get("input_tokens")
+        except (ValueError, AttributeError):
+            return None
+        return tokens if isinstance(tokens, int) and not isinstance(tokens, bool) else None
+
+
+class CountingUnsupported(Exception):
+    """Poe answers no ``/v1/messages/count_tokens`` (404/405)."""
+
+
 async def _failure_from(response: httpx.Response) -> UpstreamFailure:
     try:
         raw = b""
