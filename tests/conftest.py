@@ -124,13 +124,14 @@ def write_config(
     extra: str = "",
     proxy_extra: str = "",
     dotenv: dict[str, str] | None = None,
+    host: str = "127.0.0.1",
 ) -> Path:
     """A config file like a user's, with keys in the .env beside it."""
     directory.mkdir(parents=True, exist_ok=True)
     lines = [
         "# claude-poe-tui config written by the tests",
         "[proxy]",
-        'host = "127.0.0.1"',
+        f'host = "{host}"',
         f"port = {port or free_port()}",
         'master_key = "env:LITELLM_MASTER_KEY"',
         *proxy_extra.splitlines(),

@@ -328,3 +328,38 @@ def test_reloading_under_load_fails_no_request(tmp_path: Path, poe: PoeStandin) 
         running.process.stop()
     assert len(statuses) > 50
     assert set(statuses) == {200}, {s: statuses.count(s) for s in set(statuses)}
+
+
+def test_a_request_log_that_cannot_write_shows_on_the_status_page(tmp_path: Path, poe: PoeStandin) -> None:
+    # /dev/full takes the open and refuses every write: a full disk without filling one.
+    running = start_proxy(tmp_path, poe, models=(("claude-sonnet-4-5-20250929", "Claude-Sonnet-4.5"),),
+                          extra='\n[log]\npath = "/dev/full"\n')
+    try:
+        assert ask(running, CLAUDE_ROUTE, stream=False).status_code == 200  # serving goes on
+        deadline = time.monotonic() + 5
+        status = {}
+        while time.monotonic() < deadline:
+            status = httpx.get(f"{running.url}/claude-poe-tui/status").json()
+            if status.get("request_log_dropped"):
+                break
+            time.sleep(0.05)
+        assert status["request_log_dropped"] >= 1
+        assert "No space left on device" in status["request_log_failing"]
+    finally:
+        running.process.stop()
+
+
+def test_a_proxy_listening_beyond_loopback_shows_its_status_to_key_holders_only(tmp_path: Path, poe: PoeStandin) -> None:
+    from conftest import POE_KEY
+
+    long_key = "sk-" + "x" * 40
+    running = start_proxy(tmp_path, poe, models=(("claude-sonnet-4-5-20250929", "Claude-Sonnet-4.5"),),
+                          host="0.0.0.0", dotenv={"POE_API_KEY": POE_KEY, "LITELLM_MASTER_KEY": long_key})
+    try:
+        url = running.url.replace("0.0.0.0", "127.0.0.1")
+        assert httpx.get(f"{url}/claude-poe-tui/status").status_code == 401
+        status = httpx.get(f"{url}/claude-poe-tui/status", headers={"x-api-key": long_key})
+        assert status.status_code == 200 and status.json()["product"] == "claude-poe-tui"
+        assert httpx.get(f"{url}/health/liveliness").status_code == 200  # liveness stays open
+    finally:
+        running.process.stop()

@@ -284,3 +284,75 @@ def test_feed_reads_history_across_rotation_then_follows(tmp_path: Path) -> None
     assert [r.id for r in feed.poll()] == ["req-5"]
     assert feed.figures("15m").summary["gpt"]["requests"] == 2
     feed.close()
+
+
+# -- a log that cannot write says so, and never leaves half a line --
+
+
+def test_a_failed_write_never_leaves_half_a_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Disk full mid-write: the partial write is cut off, the records are counted lost, and once
+    space returns the log goes on with whole lines."""
+    import errno
+
+    from claude_poe_tui.requestlog import writer as writer_module
+
+    log = tmp_path / "requests.jsonl"
+    writer = RequestLogWriter(log, max_bytes=10**9, backups=1).start()
+    writer.submit(record(0))
+    writer_flush(writer)
+    real_write = os.write
+    full = {"on": True}
+
+    def write_until_full(fd: int, data) -> int:
+        if full["on"]:
+            real_write(fd, bytes(data[: len(data) // 2]))  # half goes in, then the disk is full
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(fd, data)
+
+    monkeypatch.setattr(writer_module.os, "write", write_until_full)
+    writer.submit(record(1))
+    writer.submit(record(2))
+    writer_flush(writer)
+    assert writer.failing is not None and "No space left on device" in writer.failing
+    assert writer.dropped >= 1
+    assert log.read_bytes().endswith(b"\n")
+    assert [r.id for r in read_history(log)] == ["req-0"]
+
+    full["on"] = False  # space returns
+    writer.submit(record(3))
+    writer.close()
+    assert writer.failing is None
+    lines = log.read_text().splitlines()
+    assert [json.loads(line)["id"] for line in lines] == ["req-0", "req-3"]
+
+
+def test_when_the_cut_fails_the_next_record_starts_on_its_own_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    from claude_poe_tui.requestlog import writer as writer_module
+
+    log = tmp_path / "requests.jsonl"
+    writer = RequestLogWriter(log, max_bytes=10**9, backups=1).start()
+    real_write, real_truncate = os.write, os.ftruncate
+    state = {"broken": True}
+
+    def half_then_fail(fd: int, data) -> int:
+        if state["broken"]:
+            real_write(fd, bytes(data[:10]))
+            raise OSError(errno.EIO, "Input/output error")
+        return real_write(fd, data)
+
+    def no_truncate(fd: int, size: int) -> None:
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(writer_module.os, "write", half_then_fail)
+    monkeypatch.setattr(writer_module.os, "ftruncate", no_truncate)
+    writer.submit(record(1))
+    writer_flush(writer)
+    state["broken"] = False
+    monkeypatch.setattr(writer_module.os, "ftruncate", real_truncate)
+    writer.submit(record(2))
+    writer.close()
+    # The fragment stays alone on its line (the reader skips it); the next record is whole.
+    assert [r.id for r in read_history(log)] == ["req-2"]
+    assert log.read_text().splitlines()[-1] == record(2).to_json()
