@@ -29,6 +29,8 @@ Test control, not part of Poe's API:
   (after ``after`` events an event that is not JSON; unstreamed, a body that is not JSON),
   ``early_end`` (the stream ends after ``after`` events without its last events), ``stall`` (after
   ``after`` events nothing for ``delay`` seconds).
+* ``--fault-rate 0.05`` gives each request that chance of a random fault of every kind (soaks);
+  ``GET /_standin/served`` counts the requests received per path since start.
 * ``GET /_standin/requests`` lists the requests received (method, path, headers, JSON body);
   ``DELETE /_standin/requests`` clears it.
 
@@ -41,6 +43,7 @@ import argparse
 import asyncio
 import collections
 import json
+import random
 import re
 import time
 import uuid
@@ -138,6 +141,22 @@ class Fault:
     after: int = 1
 
 
+# The faults a soak draws from, one of each kind (statuses Poe documents, and broken answers).
+RANDOM_FAULTS = (
+    lambda: Fault(429, retry_after="1", message="rate limited (soak)"),
+    lambda: Fault(402, message="out of points (soak)"),
+    lambda: Fault(500, message="provider error (soak)"),
+    lambda: Fault(502, message="upstream error (soak)"),
+    lambda: Fault(503, message="unavailable (soak)"),
+    lambda: Fault(529, message="overloaded (soak)"),
+    lambda: Fault(200, kind="reset"),
+    lambda: Fault(200, kind="cut", after=2),
+    lambda: Fault(200, kind="badjson", after=2),
+    lambda: Fault(200, kind="early_end", after=2),
+    lambda: Fault(200, kind="stall", after=2, delay=4.0),
+)
+
+
 def reset_connection(request: Request) -> None:
     """Reset the client's TCP connection now (RST, no answer), as a dying upstream does."""
     import socket
@@ -181,9 +200,14 @@ class StandinState:
     spent: list[dict[str, Any]] = field(default_factory=list)
     balance: int = 1_000_000
     counts_tokens: bool = False  # serve /v1/messages/count_tokens (Poe's support is not documented)
+    fault_rate: float = 0.0  # chance that a request meets a random fault of any kind (soak tests)
+    fault_random: Any = None
+    served: collections.Counter = field(default_factory=collections.Counter)  # requests per path, ever
 
     def take_fault(self) -> Fault | None:
         if not self.faults:
+            if self.fault_rate and self.fault_random.random() < self.fault_rate:
+                return self.fault_random.choice(RANDOM_FAULTS)()
             return None
         fault = self.faults[0]
         fault.count -= 1
@@ -299,6 +323,7 @@ def plan_reply(bot: str, turn_text: str, turn_has_tool_result: bool, tool_names:
 
 def create_app(state: StandinState) -> Starlette:
     async def record(request: Request, body: Any) -> None:
+        state.served[request.url.path] += 1
         state.requests.append(
             {
                 "method": request.method,
@@ -593,6 +618,9 @@ def create_app(state: StandinState) -> Starlette:
         tokens = sum(count_tokens(text_of(m.get("content"))) for m in body["messages"])
         return JSONResponse({"input_tokens": tokens})
 
+    async def served(request: Request) -> Response:
+        return JSONResponse(dict(state.served))
+
     async def unknown_v1(request: Request) -> Response:
         await record(request, await read_json(request))
         return poe_error(404, f"No route for {request.method} {request.url.path}")
@@ -607,6 +635,7 @@ def create_app(state: StandinState) -> Starlette:
             Route("/usage/points_history", points_history, methods=["GET"]),
             Route("/_standin/faults", faults, methods=["POST"]),
             Route("/_standin/requests", requests_log, methods=["GET", "DELETE"]),
+            Route("/_standin/served", served, methods=["GET"]),
             Route("/v1/{rest:path}", unknown_v1, methods=["GET", "POST"]),
         ]
     )
@@ -622,9 +651,12 @@ def main() -> None:
     parser.add_argument("--chunks", type=int, default=8, help="text pieces per streamed answer")
     parser.add_argument("--chunk-delay", type=float, default=0.0, help="seconds between streamed pieces")
     parser.add_argument("--count-tokens", action="store_true", help="serve /v1/messages/count_tokens")
+    parser.add_argument("--fault-rate", type=float, default=0.0, help="chance of a random fault per request")
+    parser.add_argument("--fault-seed", type=int, default=1, help="seed of the random faults")
     args = parser.parse_args()
     state = StandinState(keys=tuple(args.key or DEFAULT_KEYS), chunks=args.chunks, chunk_delay=args.chunk_delay,
-                         counts_tokens=args.count_tokens)
+                         counts_tokens=args.count_tokens, fault_rate=args.fault_rate,
+                         fault_random=random.Random(args.fault_seed))
     uvicorn.run(create_app(state), host=args.host, port=args.port, log_level="warning", access_log=False)
 
 
