@@ -23,13 +23,14 @@ Why each Router setting is there (see FACTS about LiteLLM 1.106):
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from typing import Any
 
 from claude_poe_tui.config.model import Config, ModelMapping, Route, Thinking
 from claude_poe_tui.poe.catalog import Catalog
-from claude_poe_tui.proxy.protocol import MAPPING_INFO_KEY, ROUTE_INFO_KEY
+from claude_poe_tui.proxy.protocol import KEY_INFO_KEY, LIMITS_INFO_KEY, MAPPING_INFO_KEY, ROUTE_INFO_KEY
 from claude_poe_tui.secrets import reference_name
 
 # Environment names the child uses when the config holds a key literally (not as env:NAME).
@@ -43,37 +44,58 @@ class SecretEnvNames:
 
     poe_api_key: str
     master_key: str
+    poe_key_pool: tuple[str, ...] = ()
+    """``[poe] api_keys``, in order (their own names; ours for literal keys)."""
+
+    @property
+    def poe_keys(self) -> tuple[str, ...]:
+        """The variables of every Poe key a deployment uses: the pool, else the one key."""
+        return self.poe_key_pool or (self.poe_api_key,)
 
 
 def secret_env_names(config: Config) -> SecretEnvNames:
+    from claude_poe_tui.config.load import pool_env_name
+
     return SecretEnvNames(
         poe_api_key=reference_name(config.poe.api_key) or LITERAL_POE_KEY_ENV,
         master_key=reference_name(config.proxy.master_key) or LITERAL_MASTER_KEY_ENV,
+        poe_key_pool=tuple(pool_env_name(raw, i) for i, raw in enumerate(config.poe.api_keys)),
     )
 
 
 def compile_router_config(config: Config) -> dict[str, Any]:
-    """``litellm.Router(**compiled["router_settings"], model_list=compiled["model_list"])``. Pure."""
+    """``litellm.Router(**compiled["router_settings"], model_list=compiled["model_list"])``. Pure.
+
+    With a key pool (``[poe] api_keys``) each mapping gets one deployment per key, and the Router
+    balances them by use (``usage-based-routing-v2``). With ``[redis] url`` the Router keeps its
+    shared state (usage, cooldowns) there; the gateway's own ``rpm``/``tpm`` limits use it too.
+    """
     env = secret_env_names(config)
     model_list: list[dict[str, Any]] = []
     for mapping in config.models:
-        params: dict[str, Any] = {
-            "model": f"poe/{mapping.poe_model}",
-            "api_base": config.poe.base_url.rstrip("/"),
-            "api_key": f"os.environ/{env.poe_api_key}",
-            "timeout": config.proxy.request_timeout,
-        }
-        model_list.append(
-            {
-                "model_name": mapping.name,
-                "litellm_params": params,
-                "model_info": {MAPPING_INFO_KEY: mapping.name, ROUTE_INFO_KEY: mapping.effective_route.value},
+        limits = {k: v for k, v in (("rpm", mapping.rpm), ("tpm", mapping.tpm)) if v}
+        for key_env in env.poe_keys:
+            params: dict[str, Any] = {
+                "model": f"poe/{mapping.poe_model}",
+                "api_base": config.poe.base_url.rstrip("/"),
+                "api_key": f"os.environ/{key_env}",
+                "timeout": config.proxy.request_timeout,
             }
-        )
+            info: dict[str, Any] = {MAPPING_INFO_KEY: mapping.name, ROUTE_INFO_KEY: mapping.effective_route.value}
+            if env.poe_key_pool:
+                info[KEY_INFO_KEY] = key_env
+            if limits:
+                info[LIMITS_INFO_KEY] = limits
+            model_list.append({"model_name": mapping.name, "litellm_params": params, "model_info": info})
     router_settings: dict[str, Any] = {"num_retries": 0, "disable_cooldowns": True}
     fallbacks = [{m.name: list(m.fallbacks)} for m in config.models if m.fallbacks]
     if fallbacks:
         router_settings["fallbacks"] = fallbacks
+    if len(env.poe_keys) > 1:
+        router_settings["routing_strategy"] = "usage-based-routing-v2"
+    if config.redis.url:
+        name = reference_name(config.redis.url)
+        router_settings["redis_url"] = f"os.environ/{name}" if name else config.redis.url
     return {"model_list": model_list, "router_settings": router_settings}
 
 
@@ -104,12 +126,15 @@ def bot_limits(mapping: ModelMapping, catalog: Catalog | None) -> tuple[int | No
 
 
 def compile_gateway_settings(
-    config: Config, request_log_path: str | None, catalog: Catalog | None = None
+    config: Config, request_log_path: str | None, catalog: Catalog | None = None,
+    member_tokens: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """What our own layer in the proxy child needs: the mapping table, limits and the request log. Pure.
 
     ``catalog`` (Poe's bot catalog, from the cache) tells which bots take a thinking parameter, and
-    each bot's context window and maximum output when the config does not say.
+    each bot's context window and maximum output when the config does not say. ``member_tokens``
+    (``[[clients]]``, resolved) travel as SHA-256 digests only: the child compares digests, so a
+    member can be added or revoked by a reload, and no token is written to the run folder.
     """
     models = []
     for m in config.models:
@@ -128,6 +153,9 @@ def compile_gateway_settings(
     return {
         "models": models,
         "master_key_env": secret_env_names(config).master_key,
+        "members": [{"name": name, "sha256": hashlib.sha256(token.encode("utf-8")).hexdigest()}
+                    for name, token in (member_tokens or {}).items()],
+        "redis_url": compile_router_config(config)["router_settings"].get("redis_url"),
         "request_timeout": config.proxy.request_timeout,
         "drain_seconds": config.proxy.drain_seconds,
         "max_request_bytes": int(config.proxy.max_request_mb * 1024 * 1024),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import hmac
 import os
 import re
 import tomllib
@@ -441,21 +442,66 @@ def load_config(path: Path, environ: Mapping[str, str] | None = None) -> Config:
 
 @dataclasses.dataclass(frozen=True)
 class Secrets:
-    """The two keys, resolved; kept in memory and passed only to the proxy child's environment."""
+    """The keys, resolved; kept in memory and passed only to the proxy child's environment."""
 
     poe_api_key: str
     master_key: str
     poe_api_key_origin: str
     master_key_origin: str
+    poe_key_pool: tuple[tuple[str, str], ...] = ()
+    """``[poe] api_keys``: (environment name the child reads it from, value), in order."""
+
+
+def pool_env_name(raw: str, index: int) -> str:
+    """The variable that carries pool key ``index`` into the child: its own name, or ours for a literal."""
+    return reference_name(raw) or f"CLAUDE_POE_TUI_POE_KEY_{index + 1}"
 
 
 def resolve_secrets(config: Config, environ: Mapping[str, str] | None = None) -> Secrets:
     resolver = SecretResolver(config.dotenv_path, environ)
-    poe = resolver.resolve(config.poe.api_key, key="[poe] api_key", config_path=config.path)
+    pool = tuple(
+        (pool_env_name(raw, index),
+         resolver.resolve(raw, key=f"[poe] api_keys[{index}]", config_path=config.path).value)
+        for index, raw in enumerate(config.poe.api_keys)
+    )
+    if pool:
+        # The pool replaces api_key: the first pool key stands for "the Poe key" (checks, balance).
+        poe_value, poe_source = pool[0][1], f"[poe] api_keys[0] ({pool[0][0]})"
+    else:
+        poe = resolver.resolve(config.poe.api_key, key="[poe] api_key", config_path=config.path)
+        poe_value, poe_source = poe.value, f"{poe.source} {poe.origin}"
     master = resolver.resolve(config.proxy.master_key, key="[proxy] master_key", config_path=config.path)
     return Secrets(
-        poe_api_key=poe.value,
+        poe_api_key=poe_value,
         master_key=master.value,
-        poe_api_key_origin=f"{poe.source} {poe.origin}",
+        poe_api_key_origin=poe_source,
         master_key_origin=f"{master.source} {master.origin}",
+        poe_key_pool=pool,
     )
+
+
+def resolve_member_tokens(config: Config, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """``[[clients]]`` name -> token, resolved; a token used twice, or equal to the master key, is a
+    config error naming its line (a shared token would record one member's requests as another's)."""
+    if not config.clients:
+        return {}
+    resolver = SecretResolver(config.dotenv_path, environ)
+    text = config.path.read_text(encoding="utf-8") if config.path.exists() else ""
+    master = resolver.resolve(config.proxy.master_key, key="[proxy] master_key", config_path=config.path).value
+    tokens: dict[str, str] = {}
+    owners: dict[str, str] = {}
+    for index, client in enumerate(config.clients):
+        where: KeyPath = (CLIENTS_KEY, index, "key")
+        token = resolver.resolve(client.key, key=f"[[clients]] {client.name} key", config_path=config.path).value
+        problem = None
+        if hmac.compare_digest(token.encode(), master.encode()):
+            problem = "is the master key: give each member a token of their own"
+        elif token in owners:
+            problem = f"is the same token as member '{owners[token]}'"
+        elif len(token) < 16:
+            problem = "is too short: use at least 16 random characters (python3 -c 'import secrets; print(secrets.token_urlsafe(32))')"
+        if problem:
+            raise ConfigError(problem, path=config.path, line=locate(text, where), key=_dotted(where))
+        owners[token] = client.name
+        tokens[client.name] = token
+    return tokens

@@ -33,6 +33,8 @@ PRODUCT = "claude-poe-tui"
 # ("messages": Poe's Anthropic endpoint, the body as sent; "chat": translated by LiteLLM).
 MAPPING_INFO_KEY = "poe_tui_mapping"
 ROUTE_INFO_KEY = "poe_tui_route"
+KEY_INFO_KEY = "poe_tui_key"  # with a key pool: the variable holding this deployment's Poe key
+LIMITS_INFO_KEY = "poe_tui_limits"  # {"rpm": N, "tpm": M}: the mapping's limits, enforced by the gateway
 
 
 def control_token_path(run_dir: Path) -> Path:

@@ -117,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         async def startup(self, sockets=None) -> None:  # type: ignore[override]
             await super().startup(sockets=sockets)
             if self.started:
+                await engine.start()
                 # Pay LiteLLM's first-request imports now, so no client's first request waits.
                 warm = time.perf_counter()
                 await asyncio.to_thread(litellm_seam.import_lazy_modules, chat_route)

@@ -17,6 +17,7 @@ started ends with an ``event: error``. Each API request is recorded off the requ
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import hmac
 import json
 import os
@@ -215,8 +216,9 @@ class GatewayApp:
                 reason = (
                     "no API key was sent (set ANTHROPIC_AUTH_TOKEN to the proxy's master key)"
                     if not supplied
-                    else f"the API key sent is not this proxy's master key ({self.settings.master_key_origin}); "
-                    "set ANTHROPIC_AUTH_TOKEN to it (claude-poe-tui env prints it)"
+                    else f"the API key sent is not this proxy's master key ({self.settings.master_key_origin})"
+                    + (" nor a member's token ([[clients]])" if self.settings.members else "")
+                    + "; set ANTHROPIC_AUTH_TOKEN to it (claude-poe-tui env prints it)"
                 )
                 await self._error(send, info, 401, reason, anthropic_shape)
                 return
@@ -245,10 +247,22 @@ class GatewayApp:
             if watch is not None:
                 watch.finish()
             self._record(info, watch)
+            if watch is not None and info.attempt is not None and (watch.input_tokens or watch.output_tokens):
+                await self.engine.count_usage(info.attempt, (watch.input_tokens or 0) + (watch.output_tokens or 0))
 
     def _authorised(self, scope: dict[str, Any], info: RequestInfo) -> bool:
+        """The master key, or a member's token (``[[clients]]``, compared by digest)."""
         supplied = client_key(scope)
-        return supplied is not None and hmac.compare_digest(supplied.encode("utf-8"), self._master_key)
+        if supplied is None:
+            return False
+        if hmac.compare_digest(supplied.encode("utf-8"), self._master_key):
+            return True
+        if self.settings.members:
+            member = self.settings.members.get(hashlib.sha256(supplied.encode("utf-8")).hexdigest())
+            if member is not None:
+                info.member = member
+                return True
+        return False
 
     async def _error(self, send: Send, info: RequestInfo, status: int, message: str, anthropic_shape: bool,
                      retry_after: str | None = None) -> None:
@@ -325,6 +339,8 @@ class GatewayApp:
         if not call.attempts:
             return
         last = call.attempts[-1]
+        info.attempt = last
+        info.poe_key = last.poe_key
         info.poe_model, info.route = last.poe_model, last.route
         if last.model != call.model:
             info.answered_model = last.model
@@ -550,6 +566,9 @@ class GatewayApp:
                 "draining": self.draining,
                 "request_log_failing": writer.failing if writer else None,
                 "request_log_dropped": writer.dropped if writer else 0,
+                "keys_out": self.engine.key_status(),
+                "limits_shared": self.engine.limits.shared,
+                "members": sorted(set(self.settings.members.values())),
             },
         ).to_json()
 

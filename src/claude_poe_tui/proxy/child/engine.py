@@ -16,18 +16,23 @@ Router neither falls back nor cools the deployment down.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from claude_poe_tui.proxy.child import litellm_seam as seam
+from claude_poe_tui.proxy.child.limits import Limiter
 from claude_poe_tui.proxy.child.errors import anthropic_error_type, clean_message
 from claude_poe_tui.proxy.child.settings import GatewaySettings, MappingInfo
 from claude_poe_tui.proxy.child.shaping import Shaped, shape_for
 from claude_poe_tui.proxy.child.upstream import CountingUnsupported, PoeMessages, UpstreamFailure
+from claude_poe_tui.proxy.protocol import KEY_INFO_KEY, LIMITS_INFO_KEY, MAPPING_INFO_KEY
 
 CALL_KWARG = "poe_tui_call"  # how a call travels through the Router to our attempt function
 NO_FALLBACK_STATUSES = frozenset({400, 401, 403, 404, 413, 422})
+KEY_FAILURES = frozenset({401, 402})  # a pool key that answers these is taken out of the pool
+DEAD_KEY_SECONDS = 600.0  # a key taken out is tried again after this (points may have been bought)
 # Body fields the Router sees (for routing and limits); the attempt builds the rest per bot.
 ROUTER_FIELDS = ("messages", "max_tokens", "stream")
 
@@ -40,6 +45,11 @@ class Attempt:
     poe_model: str
     route: str
     shaped: Shaped
+    deployment: str = ""
+    """``<mapping>:<key variable>``: what limits count against."""
+    limits: dict[str, int] = field(default_factory=dict)
+    poe_key: str | None = None
+    """The pool key's variable, with ``[poe] api_keys``."""
     status: int | None = None
     error_type: str | None = None
     message: str | None = None
@@ -55,7 +65,7 @@ class Attempt:
 
     def to_json(self) -> dict[str, Any]:
         return {"model": self.model, "poe_model": self.poe_model, "status": self.status,
-                "error_type": self.error_type}
+                "error_type": self.error_type, **({"poe_key": self.poe_key} if self.poe_key else {})}
 
 
 @dataclass
@@ -88,18 +98,66 @@ class _Refused:
 
 
 class Engine:
-    def __init__(self, router_config: dict[str, Any], settings: GatewaySettings) -> None:
+    def __init__(self, router_config: dict[str, Any], settings: GatewaySettings, say=print) -> None:
         self.settings = settings
+        self.router_config = router_config
         self.router = seam.build_router(router_config)
         self._messages = seam.messages_entry(self.router, self._attempt)
         self.upstream = PoeMessages()
         self.poe_counts_tokens: bool | None = None  # unknown until Poe is asked once
+        self.limits = Limiter(seam.resolve_env_reference(settings.redis_url), say=say)
+        self.dead_keys: dict[str, tuple[float, str]] = {}
+        """Pool keys taken out: variable -> (until when, why)."""
+        self._say = say
+
+    async def start(self) -> None:
+        await self.limits.start()
 
     def reload(self, router_config: dict[str, Any]) -> None:
+        self.router_config = router_config
+        self.dead_keys.clear()  # a new configuration gives every key a new chance
         seam.set_model_list(self.router, router_config)
 
     async def close(self) -> None:
         await self.upstream.close()
+        await self.limits.close()
+
+    # -- key pools --
+
+    def _take_out_key(self, key_env: str, reason: str) -> None:
+        """A pool key that answered 401/402 leaves the Router's model list for a while."""
+        if key_env in self.dead_keys:
+            return
+        self.dead_keys[key_env] = (time.monotonic() + DEAD_KEY_SECONDS, reason)
+        self._say(f"claude-poe-tui: Poe key {key_env} taken out of the pool: {reason}")
+        self._apply_live_keys()
+
+    def _apply_live_keys(self) -> None:
+        now = time.monotonic()
+        for key_env in [k for k, (until, _) in self.dead_keys.items() if until <= now]:
+            del self.dead_keys[key_env]
+        live = [d for d in self.router_config.get("model_list", [])
+                if (d.get("model_info") or {}).get(KEY_INFO_KEY) not in self.dead_keys]
+        seam.set_model_list(self.router, {**self.router_config, "model_list": live})
+
+    def _other_live_key(self, mapping: str, tried: set[str]) -> tuple[str, str] | None:
+        """(variable, key) of a pool key for ``mapping`` neither dead nor tried in this request."""
+        import os
+
+        for deployment in self.router_config.get("model_list", []):
+            info = deployment.get("model_info") or {}
+            key_env = info.get(KEY_INFO_KEY)
+            if info.get(MAPPING_INFO_KEY) == mapping and key_env and key_env not in tried and key_env not in self.dead_keys:
+                value = os.environ.get(key_env)
+                if value:
+                    return key_env, value
+        return None
+
+    def key_status(self) -> dict[str, str]:
+        """Pool keys taken out, and why (the status page; Keys in the dashboard)."""
+        if any(until <= time.monotonic() for until, _ in self.dead_keys.values()):
+            self._apply_live_keys()
+        return {key: why for key, (_, why) in self.dead_keys.items()}
 
     # -- /v1/messages --
 
@@ -108,6 +166,11 @@ class Engine:
 
         Check ``call.refusal`` first: a bot's refusal comes back as an empty answer.
         """
+        if self.dead_keys:
+            self.key_status()  # keys whose time out is over come back first
+            if not any(d.get("model_name") == call.model for d in seam.live_model_list(self.router)):
+                reasons = "; ".join(f"{key}: {why}" for key, why in self.key_status().items())
+                raise UpstreamFailure(503, f"every key of [poe] api_keys is out of the pool for now ({reasons})")
         kwargs = {key: call.body[key] for key in ROUTER_FIELDS if key in call.body}
         kwargs["stream"] = call.stream
         return await self._messages(model=call.model, **kwargs, **{CALL_KWARG: call})
@@ -115,30 +178,62 @@ class Engine:
     async def _attempt(self, **kwargs: Any) -> Any:
         call: MessagesCall = kwargs.pop(CALL_KWARG)
         name, route = seam.attempt_target(kwargs)
+        info = kwargs.get("model_info") or {}
         mapping = self.settings.models.get(name) or MappingInfo(name, kwargs.get("model", "?"), route)
         body, shaped = shape_for(call.body, mapping)
-        attempt = Attempt(model=mapping.name, poe_model=mapping.poe_model, route=route, shaped=shaped)
+        key_env = info.get(KEY_INFO_KEY)
+        attempt = Attempt(model=mapping.name, poe_model=mapping.poe_model, route=route, shaped=shaped,
+                          deployment=f"{mapping.name}:{key_env or 'poe'}", limits=dict(info.get(LIMITS_INFO_KEY) or {}),
+                          poe_key=key_env)
         call.attempts.append(attempt)
+        refusal = await self.limits.take(attempt.deployment, mapping.name, attempt.limits)
+        if refusal is not None:
+            return self._failed(call, attempt, 429, refusal.message, str(refusal.retry_after))
         timeout = float(kwargs.get("timeout") or self.settings.request_timeout)
-        try:
-            if route == "messages":
-                result = await self.upstream.send(
-                    api_base=kwargs["api_base"], api_key=kwargs["api_key"],
-                    body=json.dumps(body, ensure_ascii=False).encode("utf-8"),
-                    headers=call.headers, query=call.query, stream=call.stream, timeout=timeout,
-                )
-            else:
-                result = await seam.translated_messages(self.router, **self._translated_kwargs(kwargs, body, call.stream))
-        except UpstreamFailure as failure:
-            return self._failed(call, attempt, failure.status, failure.message, failure.retry_after)
-        except Exception as exc:  # LiteLLM's, from the chat route
-            status, message, retry_after = describe_exception(exc)
+        api_key = kwargs["api_key"]
+        tried: set[str] = set()
+        while True:
+            try:
+                result = await self._send(route, kwargs, api_key, body, call, timeout)
+                break
+            except UpstreamFailure as failure:
+                status, message, retry_after = failure.status, failure.message, failure.retry_after
+            except Exception as exc:  # LiteLLM's, from the chat route
+                status, message, retry_after = describe_exception(exc)
+            if status in KEY_FAILURES and key_env:
+                # The key, not the bot: out of the pool, and the request goes to the next key.
+                tried.add(key_env)
+                self._take_out_key(key_env, f"Poe answered {status}: {message}")
+                other = self._other_live_key(mapping.name, tried)
+                if other is not None:
+                    key_env, api_key = other
+                    attempt.poe_key, attempt.deployment = key_env, f"{mapping.name}:{key_env}"
+                    continue
+                message = f"every key of [poe] api_keys was refused; the last said: {message}"
             return self._failed(call, attempt, status, message, retry_after)
         if call.stream:
             return self._watched(result, attempt, translated=route != "messages")
         if isinstance(result, dict):
             result.pop("_hidden_params", None)
         return result
+
+    async def _send(self, route: str, kwargs: dict[str, Any], api_key: str, body: dict[str, Any], call: MessagesCall,
+                    timeout: float) -> Any:
+        """The one upstream request of an attempt."""
+        if route == "messages":
+            return await self.upstream.send(
+                api_base=kwargs["api_base"], api_key=api_key,
+                body=json.dumps(body, ensure_ascii=False).encode("utf-8"),
+                headers=call.headers, query=call.query, stream=call.stream, timeout=timeout,
+            )
+        translated = self._translated_kwargs(kwargs, body, call.stream)
+        translated["api_key"] = api_key
+        return await seam.translated_messages(self.router, **translated)
+
+    async def count_usage(self, attempt: Attempt | None, tokens: int | None) -> None:
+        """After an answer: its tokens count against the deployment's ``tpm``."""
+        if attempt is not None and tokens:
+            await self.limits.add_tokens(attempt.deployment, attempt.limits, tokens)
 
     @staticmethod
     def _translated_kwargs(kwargs: dict[str, Any], body: dict[str, Any], stream: bool) -> dict[str, Any]:

@@ -186,10 +186,20 @@ def classify_error_text(text: str) -> tuple[int, str]:
     return status, clean_message(message)
 
 
+def resolve_env_reference(value: Any) -> Any:
+    """``os.environ/NAME`` -> the variable's value (the child's environment holds the secrets)."""
+    import os
+
+    if isinstance(value, str) and value.startswith("os.environ/"):
+        return os.environ.get(value[len("os.environ/"):]) or None
+    return value
+
+
 def build_router(router_config: dict[str, Any]) -> Any:
     from litellm import Router
 
-    return Router(model_list=list(router_config.get("model_list") or []), **(router_config.get("router_settings") or {}))
+    settings = {k: resolve_env_reference(v) for k, v in (router_config.get("router_settings") or {}).items()}
+    return Router(model_list=list(router_config.get("model_list") or []), **settings)
 
 
 def set_model_list(router: Any, router_config: dict[str, Any]) -> None:
@@ -197,6 +207,11 @@ def set_model_list(router: Any, router_config: dict[str, Any]) -> None:
     router.set_model_list(list(router_config.get("model_list") or []))
     settings = router_config.get("router_settings") or {}
     router.fallbacks = settings.get("fallbacks") or []
+
+
+def live_model_list(router: Any) -> list[dict[str, Any]]:
+    """The deployments the Router serves now."""
+    return list(router.get_model_list() or [])
 
 
 def messages_entry(router: Any, attempt: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:

@@ -44,6 +44,9 @@ class RequestInfo:
     failed: list[dict[str, Any]] | None = None
     max_tokens_lowered: list[int] | None = None
     body_bytes: int = 0
+    poe_key: str | None = None
+    attempt: Any = None
+    """The engine's last attempt (what limits count tokens against)."""
 
     def fail(self, status: int, message: str) -> None:
         self.status = status
@@ -167,4 +170,5 @@ def build_record(info: RequestInfo, watch: ResponseWatch | None) -> RequestRecor
         parent_agent_id=info.parent_agent_id,
         max_tokens_lowered=info.max_tokens_lowered,
         member=info.member,
+        poe_key=info.poe_key,
     )

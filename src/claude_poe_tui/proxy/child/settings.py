@@ -47,6 +47,10 @@ class GatewaySettings:
     max_request_bytes: int = 32 * 1024 * 1024
     exposed: bool = False
     """Listening beyond loopback: the status page then needs the master key too."""
+    members: dict[str, str] = field(default_factory=dict)
+    """``[[clients]]``: SHA-256 of a member's token -> the member's name."""
+    redis_url: str | None = None
+    """``[redis] url`` (an ``os.environ/NAME`` reference is resolved in the child)."""
     request_log: dict[str, Any] | None = None
     config_path: str = ""
     started_at: float = field(default_factory=time.time)
@@ -62,6 +66,8 @@ class GatewaySettings:
             drain_seconds=float(data.get("drain_seconds", 30.0)),
             max_request_bytes=int(data.get("max_request_bytes", 32 * 1024 * 1024)),
             exposed=bool(data.get("exposed", False)),
+            members={m["sha256"]: m["name"] for m in data.get("members") or []},
+            redis_url=data.get("redis_url"),
             request_log=data.get("request_log"),
             config_path=data.get("config_path", ""),
         )
@@ -70,6 +76,7 @@ class GatewaySettings:
         """What a reload may change without a new child: the mappings and their limits."""
         self.models = fresh.models
         self.request_timeout = fresh.request_timeout
+        self.members = fresh.members
 
     def unknown_model_message(self, model: str) -> str:
         names = ", ".join(sorted(self.models)) or "(none)"

@@ -30,7 +30,8 @@ from pathlib import Path
 
 from claude_poe_tui.atomic import atomic_write_text
 from claude_poe_tui.compiler import compile_gateway_settings, compile_router_config, secret_env_names
-from claude_poe_tui.config.load import Secrets
+from claude_poe_tui.config.load import Secrets, resolve_member_tokens
+from claude_poe_tui.secrets import SecretResolver, reference_name
 from claude_poe_tui.config.model import Config
 from claude_poe_tui.errors import PortInUseError, UserError
 from claude_poe_tui.paths import StatePaths
@@ -92,7 +93,8 @@ def compiled_payload(config: Config, state_paths: StatePaths, secrets: Secrets |
     # Poe's catalog (cached by `init`, `models`, `doctor`, the dashboard) says which bots take
     # a thinking parameter; without a cache the proxy simply does not pass thinking to them.
     catalog = load_cache(state_paths.catalog_cache)
-    gateway = compile_gateway_settings(config, str(state_paths.request_log_for(config.log.path)), catalog)
+    gateway = compile_gateway_settings(config, str(state_paths.request_log_for(config.log.path)), catalog,
+                                       member_tokens=resolve_member_tokens(config))
     if secrets is not None:
         gateway.update(
             poe_key_origin=f"[poe] api_key, from {secrets.poe_api_key_origin}",
@@ -207,7 +209,13 @@ class ProxyProcess:
         env = {k: v for k, v in os.environ.items() if k not in _ENV_NOT_INHERITED}
         names = secret_env_names(self.config)
         env[names.poe_api_key] = self.secrets.poe_api_key
+        for name, value in self.secrets.poe_key_pool:
+            env[name] = value
         env[names.master_key] = self.secrets.master_key
+        redis_name = reference_name(self.config.redis.url)
+        if redis_name:  # it may live in the .env beside the config, which the child does not read
+            env[redis_name] = SecretResolver(self.config.dotenv_path).resolve(
+                self.config.redis.url, key="[redis] url", config_path=self.config.path).value
         env[CONTROL_TOKEN_ENV] = self._control_token
         env["PYTHONUNBUFFERED"] = "1"
         env["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
@@ -276,7 +284,7 @@ class ProxyProcess:
                 raise ProxyStartError(f"the proxy did not become ready within {timeout:.0f} s", list(self.output))
 
     def _redact(self, text: str) -> str:
-        for secret in (self.secrets.poe_api_key, self.secrets.master_key):
+        for secret in (self.secrets.poe_api_key, self.secrets.master_key, *(v for _, v in self.secrets.poe_key_pool)):
             if secret and len(secret) >= 6:
                 text = text.replace(secret, "***")
         return text
