@@ -22,7 +22,7 @@ from conftest import MASTER_KEY, POE_KEY, PoeStandin, RunningProxy, free_port, w
 FAKE_CLAUDE = """#!{python}
 import json, os, sys, urllib.request
 record = {{"argv": sys.argv[1:], "env": {{k: v for k, v in os.environ.items()
-                                        if k.startswith(("ANTHROPIC_", "CLAUDE_CODE_"))}}}}
+                                        if k.startswith(("ANTHROPIC_", "CLAUDE_CODE_", "DISABLE_"))}}}}
 request = urllib.request.Request(
     os.environ["ANTHROPIC_BASE_URL"] + "/v1/messages",
     data=json.dumps({{"model": os.environ["ANTHROPIC_DEFAULT_SONNET_MODEL"], "max_tokens": 50,
@@ -59,7 +59,9 @@ def test_claude_starts_the_proxy_passes_everything_and_stops_it(box: Sandbox, po
     port = free_port()
     write_config(box.config.parent, poe_base_url=poe.base_url, port=port,
                  models=(("claude-sonnet-4-5", "Claude-Sonnet-4.5"),))
-    done = box.run("claude", "-p", "do the thing", "--config", "not ours", env=box.env(CLAUDE_CODE_BIN=str(script)))
+    # A variable an older `eval "$(claude-poe-tui env)"` left in the shell must not reach Claude Code.
+    done = box.run("claude", "-p", "do the thing", "--config", "not ours",
+                   env=box.env(CLAUDE_CODE_BIN=str(script), CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC="1"))
     assert done.returncode == 7, done.stderr  # Claude Code's own exit code
     assert done.stdout == "fake claude done\n"  # its output untouched; ours is on stderr
     assert f"starting the proxy on http://127.0.0.1:{port}" in done.stderr
@@ -70,7 +72,14 @@ def test_claude_starts_the_proxy_passes_everything_and_stops_it(box: Sandbox, po
         "ANTHROPIC_AUTH_TOKEN": MASTER_KEY,
         "ANTHROPIC_API_KEY": "",
         "ANTHROPIC_DEFAULT_SONNET_MODEL": "claude-sonnet-4-5",
-        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+        # from Poe's catalog, fetched before the proxy started
+        "ANTHROPIC_DEFAULT_SONNET_MODEL_NAME": "Claude Sonnet 4.5 (Poe)",
+        "ANTHROPIC_DEFAULT_SONNET_MODEL_DESCRIPTION": "Poe bot Claude-Sonnet-4.5 · 200k context · 64k output",
+        "CLAUDE_CODE_ENABLE_GATEWAY_MODEL_DISCOVERY": "1",
+        "DISABLE_TELEMETRY": "1",
+        "DISABLE_ERROR_REPORTING": "1",
+        "DISABLE_AUTOUPDATER": "1",
+        "CLAUDE_CODE_DISABLE_1M_CONTEXT": "1",
         "CLAUDE_CODE_BIN": str(script),
     }
     assert seen["reply"] == "Hello from Claude-Sonnet-4.5."
