@@ -40,9 +40,9 @@ Test control, not part of Poe's API:
   "message": "...", "delay": 0.0}``. ``status`` 200 with a ``delay`` makes the next replies slow.
 * ``GET /_standin/requests`` lists the requests received (method, path, headers, JSON body);
   ``DELETE /_standin/requests`` clears it.
+* ``POST /_standin/models_delay`` ``{"seconds": 8}``: ``GET /v1/models`` answers that much later (a slow Poe).
 
-Run: ``python tests/poe_standin.py --port 8123 [--key KEY ...] [--chunks N] [--chunk-delay S] [--strict]
-[--models-delay S]`` (``--models-delay``: ``GET /v1/models`` answers after S seconds, as a slow Poe).
+Run: ``python tests/poe_standin.py --port 8123 [--key KEY ...] [--chunks N] [--chunk-delay S] [--strict]``.
 """
 
 from __future__ import annotations
@@ -598,6 +598,10 @@ def create_app(state: StandinState) -> Starlette:
                                   delay=float(spec.get("delay", 0.0))))
         return JSONResponse({"queued": len(state.faults)})
 
+    async def models_delay(request: Request) -> Response:
+        state.models_delay = float((await request.json()).get("seconds", 0.0))
+        return JSONResponse({"models_delay": state.models_delay})
+
     async def requests_log(request: Request) -> Response:
         if request.method == "DELETE":
             state.requests.clear()
@@ -617,6 +621,7 @@ def create_app(state: StandinState) -> Starlette:
             Route("/usage/current_balance", current_balance, methods=["GET"]),
             Route("/usage/points_history", points_history, methods=["GET"]),
             Route("/_standin/faults", faults, methods=["POST"]),
+            Route("/_standin/models_delay", models_delay, methods=["POST"]),
             Route("/_standin/requests", requests_log, methods=["GET", "DELETE"]),
             Route("/v1/{rest:path}", unknown_v1, methods=["GET", "POST"]),
         ]
@@ -634,10 +639,9 @@ def main() -> None:
     parser.add_argument("--chunk-delay", type=float, default=0.0, help="seconds between streamed pieces")
     parser.add_argument("--strict", action="store_true",
                         help="refuse max_tokens above a bot's output limit, prompts above its window, foreign signatures")
-    parser.add_argument("--models-delay", type=float, default=0.0, help="seconds before GET /v1/models answers")
     args = parser.parse_args()
     state = StandinState(keys=tuple(args.key or DEFAULT_KEYS), chunks=args.chunks, chunk_delay=args.chunk_delay,
-                         strict=args.strict, models_delay=args.models_delay)
+                         strict=args.strict)
     uvicorn.run(create_app(state), host=args.host, port=args.port, log_level="warning", access_log=False)
 
 
