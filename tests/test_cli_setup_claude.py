@@ -152,9 +152,11 @@ def test_real_claude_code_completes_a_tool_task(tmp_path: Path, poe_clean: PoeSt
     assert result["result"].startswith("Tool result received:")
     assert target.read_text() == "hi from Poe"
 
-    turns = [r for r in poe_clean.requests() if r["path"] == "/v1/messages"]
+    messages = [r for r in poe_clean.requests() if r["path"] == "/v1/messages"]
+    turns = [r for r in messages if r["body"].get("tools")]  # the agent's turns; the others title the session
     assert len(turns) >= 2  # the tool call, then the answer to its result
     assert {t["body"]["model"] for t in turns} == {"Claude-Opus-4.5"}  # Claude Code's default slot, mapped
+    assert {m["body"]["model"] for m in messages if m not in turns} <= {"Claude-Haiku-4.5"}  # the Haiku slot
     assert all(t["headers"]["authorization"] == f"Bearer {POE_KEY}" for t in turns)  # Poe got the Poe key
     last = turns[-1]["body"]["messages"][-1]["content"]
     assert any(block.get("type") == "tool_result" for block in last)
