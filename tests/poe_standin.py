@@ -20,6 +20,20 @@ The replies are scripted so tests can drive real clients through it:
   ``reasoning_effort``: top-level body fields, per its catalog entry) also returns
   ``reasoning_content``: ``Reasoning with thinking_budget=31999.``
 
+With ``--strict`` it also refuses what real upstreams refuse, from each bot's catalog entry:
+
+* ``max_tokens`` (or ``max_completion_tokens``) above the bot's ``max_output_tokens``: 400, on chat
+  completions OpenAI's ``max_tokens is too large: N. This model supports at most M completion
+  tokens, whereas you provided N.``, on ``/v1/messages`` Anthropic's ``max_tokens: N > M, which is
+  the maximum allowed number of output tokens for BOT``;
+* a prompt above the bot's ``context_length``: 400, OpenAI's ``This model's maximum context length
+  is M tokens. However, your messages resulted in N tokens.`` or Anthropic's ``prompt is too long:
+  N tokens > M maximum``. Prompt tokens are estimated as the JSON text of ``system``, ``messages``
+  and ``tools`` divided by 4 (:func:`prompt_estimate`);
+* on ``/v1/messages``, a ``thinking`` block whose ``signature`` (or a ``redacted_thinking`` block
+  whose ``data``) this stand-in did not issue: 400 ``messages.I.content.J: Invalid `signature` in
+  `thinking` block``, as Anthropic answers. The stand-in signs its own thinking blocks.
+
 Test control, not part of Poe's API:
 
 * ``POST /_standin/faults`` queues failures: ``{"status": 429, "count": 1, "retry_after": "7",
@@ -33,15 +47,19 @@ Test control, not part of Poe's API:
   ``GET /_standin/served`` counts the requests received per path since start.
 * ``GET /_standin/requests`` lists the requests received (method, path, headers, JSON body);
   ``DELETE /_standin/requests`` clears it.
+* ``POST /_standin/models_delay`` ``{"seconds": 8}``: ``GET /v1/models`` answers that much later (a slow Poe).
 
-Run: ``python tests/poe_standin.py --port 8123 [--key KEY ...] [--chunks N] [--chunk-delay S]``.
+Run: ``python tests/poe_standin.py --port 8123 [--key KEY ...] [--chunks N] [--chunk-delay S] [--strict]``.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import collections
+import hashlib
+import hmac
 import json
 import random
 import re
@@ -62,6 +80,7 @@ DEFAULT_KEYS = ("poe-test-key",)
 CATALOG: list[dict[str, Any]] = [
     {
         "id": "Claude-Sonnet-4.5",
+        "metadata": {"display_name": "Claude Sonnet 4.5"},
         "owned_by": "Anthropic",
         "context_window": {"context_length": 200000, "max_output_tokens": 64000},
         "pricing": {"prompt": "0.0000026", "completion": "0.000013"},
@@ -70,6 +89,7 @@ CATALOG: list[dict[str, Any]] = [
     },
     {
         "id": "Claude-Opus-4.5",
+        "metadata": {"display_name": "Claude Opus 4.5"},
         "owned_by": "Anthropic",
         "context_window": {"context_length": 200000, "max_output_tokens": 64000},
         "pricing": {"prompt": "0.0000043", "completion": "0.000021"},
@@ -78,6 +98,7 @@ CATALOG: list[dict[str, Any]] = [
     },
     {
         "id": "Claude-Haiku-4.5",
+        "metadata": {"display_name": "Claude Haiku 4.5"},
         "owned_by": "Anthropic",
         "context_window": {"context_length": 200000, "max_output_tokens": 64000},
         "pricing": {"prompt": "0.00000085", "completion": "0.0000043"},
@@ -86,6 +107,7 @@ CATALOG: list[dict[str, Any]] = [
     },
     {
         "id": "GPT-5",
+        "metadata": {"display_name": "GPT-5"},
         "owned_by": "OpenAI",
         "context_window": {"context_length": 400000, "max_output_tokens": 128000},
         "pricing": {"prompt": "0.0000011", "completion": "0.0000090"},
@@ -96,6 +118,7 @@ CATALOG: list[dict[str, Any]] = [
     },
     {
         "id": "GPT-4o",
+        "metadata": {"display_name": "GPT-4o"},
         "owned_by": "OpenAI",
         "context_window": {"context_length": 128000, "max_output_tokens": 16384},
         "pricing": {"prompt": "0.0000022", "completion": "0.0000090"},
@@ -104,6 +127,7 @@ CATALOG: list[dict[str, Any]] = [
     },
     {
         "id": "Gemini-2.5-Pro",
+        "metadata": {"display_name": "Gemini 2.5 Pro"},
         "owned_by": "Google",
         "context_window": {"context_length": 1048576, "max_output_tokens": 65536},
         "pricing": {"prompt": "0.00000087", "completion": "0.0000070"},
@@ -195,6 +219,8 @@ class StandinState:
     keys: tuple[str, ...]
     chunks: int
     chunk_delay: float
+    strict: bool = False
+    models_delay: float = 0.0
     faults: collections.deque[Fault] = field(default_factory=collections.deque)
     requests: collections.deque[dict[str, Any]] = field(default_factory=lambda: collections.deque(maxlen=500))
     spent: list[dict[str, Any]] = field(default_factory=list)
@@ -258,6 +284,40 @@ def text_of(content: Any) -> str:
 
 def count_tokens(text: str) -> int:
     return max(1, len(text.split()))
+
+
+def prompt_estimate(body: dict[str, Any]) -> int:
+    """Prompt tokens for the limit checks: ~4 characters a token over what the model reads."""
+    read = {key: body[key] for key in ("system", "messages", "tools") if key in body}
+    return len(json.dumps(read, ensure_ascii=False)) // 4
+
+
+SIGNING_KEY = b"poe-standin-thinking"
+
+
+def sign(text: str) -> str:
+    """The signature this stand-in gives a thinking block (Anthropic's are opaque; ours can be checked)."""
+    return base64.b64encode(hmac.new(SIGNING_KEY, text.encode(), hashlib.sha256).digest()).decode()
+
+
+def foreign_thinking(messages: list[Any]) -> str | None:
+    """Where the first thinking block this stand-in did not sign sits (``messages.1.content.0``)."""
+    for i, message in enumerate(messages):
+        if not isinstance(message, dict) or message.get("role") != "assistant" or not isinstance(message.get("content"), list):
+            continue
+        for j, block in enumerate(message["content"]):
+            if not isinstance(block, dict):
+                continue
+            if block.get("type") == "thinking" and block.get("signature") != sign(str(block.get("thinking", ""))):
+                return f"messages.{i}.content.{j}"
+            if block.get("type") == "redacted_thinking" and not str(block.get("data", "")).startswith(sign("redacted")):
+                return f"messages.{i}.content.{j}"
+    return None
+
+
+def limits_of(bot: dict[str, Any]) -> tuple[int | None, int | None]:
+    window = bot.get("context_window") or {}
+    return window.get("context_length"), window.get("max_output_tokens")
 
 
 def words_of(text: str, pieces: int) -> list[str]:
@@ -397,6 +457,16 @@ def create_app(state: StandinState) -> Starlette:
         bot = CATALOG_BY_LOWER_ID.get(str(body.get("model", "")).lower())
         if bot is None:
             return poe_error(404, f"Model '{body.get('model')}' does not exist or is not available via the API")
+        if state.strict:
+            context, max_output = limits_of(bot)
+            asked = body.get("max_completion_tokens") or body.get("max_tokens")
+            if max_output and isinstance(asked, int) and asked > max_output:
+                return poe_error(400, f"max_tokens is too large: {asked}. This model supports at most {max_output} "
+                                      f"completion tokens, whereas you provided {asked}.")
+            prompt = prompt_estimate(body)
+            if context and prompt > context:
+                return poe_error(400, f"This model's maximum context length is {context} tokens. However, your "
+                                      f"messages resulted in {prompt} tokens. Please reduce the length of the messages.")
         failure = await apply_fault(request, anthropic=False)
         fault = failure if isinstance(failure, Fault) else None
         if failure is not None and fault is None:
@@ -491,6 +561,18 @@ def create_app(state: StandinState) -> Starlette:
             return anthropic_error(404, f"model: {body.get('model')} not found")
         if bot["owned_by"] != "Anthropic":
             return anthropic_error(400, f"{bot['id']} is not available on /v1/messages; use /v1/chat/completions")
+        if state.strict:
+            context, max_output = limits_of(bot)
+            asked = body.get("max_tokens")
+            if max_output and isinstance(asked, int) and asked > max_output:
+                return anthropic_error(400, f"max_tokens: {asked} > {max_output}, which is the maximum allowed "
+                                            f"number of output tokens for {bot['id']}")
+            prompt = prompt_estimate(body)
+            if context and prompt > context:
+                return anthropic_error(400, f"prompt is too long: {prompt} tokens > {context} maximum")
+            where = foreign_thinking(body["messages"])
+            if where is not None:
+                return anthropic_error(400, f"{where}: Invalid `signature` in `thinking` block")
         failure = await apply_fault(request, anthropic=True)
         fault = failure if isinstance(failure, Fault) else None
         if failure is not None and fault is None:
@@ -505,7 +587,8 @@ def create_app(state: StandinState) -> Starlette:
         message_id = f"msg_{uuid.uuid4().hex[:24]}"
         blocks: list[dict[str, Any]] = []
         if thinking:
-            blocks.append({"type": "thinking", "thinking": "Considering the request.", "signature": "c2lnbmF0dXJl"})
+            blocks.append({"type": "thinking", "thinking": "Considering the request.",
+                           "signature": sign("Considering the request.")})
         if plan.text is not None:
             blocks.append({"type": "text", "text": plan.text})
         if plan.tool_name:
@@ -563,6 +646,8 @@ def create_app(state: StandinState) -> Starlette:
 
     async def models(request: Request) -> Response:
         await record(request, None)
+        if state.models_delay:
+            await asyncio.sleep(state.models_delay)
         created = 1_700_000_000_000
         data = [dict(bot, object="model", created=created, description=f"{bot['id']} on Poe", permission=[],
                      root=bot["id"], parent=None,
@@ -599,6 +684,10 @@ def create_app(state: StandinState) -> Starlette:
                                   after=int(spec.get("after", 1))))
         return JSONResponse({"queued": len(state.faults)})
 
+    async def models_delay(request: Request) -> Response:
+        state.models_delay = float((await request.json()).get("seconds", 0.0))
+        return JSONResponse({"models_delay": state.models_delay})
+
     async def requests_log(request: Request) -> Response:
         if request.method == "DELETE":
             state.requests.clear()
@@ -634,6 +723,7 @@ def create_app(state: StandinState) -> Starlette:
             Route("/usage/current_balance", current_balance, methods=["GET"]),
             Route("/usage/points_history", points_history, methods=["GET"]),
             Route("/_standin/faults", faults, methods=["POST"]),
+            Route("/_standin/models_delay", models_delay, methods=["POST"]),
             Route("/_standin/requests", requests_log, methods=["GET", "DELETE"]),
             Route("/_standin/served", served, methods=["GET"]),
             Route("/v1/{rest:path}", unknown_v1, methods=["GET", "POST"]),
@@ -653,10 +743,12 @@ def main() -> None:
     parser.add_argument("--count-tokens", action="store_true", help="serve /v1/messages/count_tokens")
     parser.add_argument("--fault-rate", type=float, default=0.0, help="chance of a random fault per request")
     parser.add_argument("--fault-seed", type=int, default=1, help="seed of the random faults")
+    parser.add_argument("--strict", action="store_true",
+                        help="refuse max_tokens above a bot's output limit, prompts above its window, foreign signatures")
     args = parser.parse_args()
     state = StandinState(keys=tuple(args.key or DEFAULT_KEYS), chunks=args.chunks, chunk_delay=args.chunk_delay,
                          counts_tokens=args.count_tokens, fault_rate=args.fault_rate,
-                         fault_random=random.Random(args.fault_seed))
+                         fault_random=random.Random(args.fault_seed), strict=args.strict)
     uvicorn.run(create_app(state), host=args.host, port=args.port, log_level="warning", access_log=False)
 
 

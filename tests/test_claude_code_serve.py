@@ -9,16 +9,13 @@ from __future__ import annotations
 
 import json
 import os
-import shlex
-import signal
 import subprocess
-import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from claude_code_helpers import Serve, claude_env_from_cli
 from conftest import POE_KEY, PoeStandin, write_config
 
 MODELS = (
@@ -29,30 +26,6 @@ MODELS = (
 )
 
 
-class Serve:
-    """`claude-poe-tui serve` as a user runs it, its output collected."""
-
-    def __init__(self, config: Path, env: dict[str, str]):
-        self.lines: list[str] = []
-        self.ready = threading.Event()
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "claude_poe_tui", "serve", "--config", str(config)],
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, stdin=subprocess.DEVNULL,
-        )
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.lines.append(line.rstrip("\n"))
-            if "claude-poe-tui: ready in" in line:
-                self.ready.set()
-
-    def stop(self) -> int:
-        self.process.send_signal(signal.SIGINT)
-        return self.process.wait(30)
-
-
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory, poe: PoeStandin) -> Iterator[tuple[dict[str, str], Serve]]:
     root = tmp_path_factory.mktemp("serve-claude")
@@ -61,13 +34,7 @@ def served(tmp_path_factory: pytest.TempPathFactory, poe: PoeStandin) -> Iterato
     serve = Serve(config, env)
     try:
         assert serve.ready.wait(120), "\n".join(serve.lines)
-        printed = subprocess.run([sys.executable, "-m", "claude_poe_tui", "env", "--config", str(config),
-                                  "--shell", "sh"], env=env, capture_output=True, text=True, check=True).stdout
-        claude_env = {}
-        for line in printed.splitlines():  # what `eval "$(claude-poe-tui env)"` would set
-            name, _, value = line.removeprefix("export ").partition("=")
-            claude_env[name] = shlex.split(value)[0] if value else ""
-        yield claude_env, serve
+        yield claude_env_from_cli(config, env), serve
     finally:
         assert serve.stop() == 0, "\n".join(serve.lines)
     assert "claude-poe-tui: stopping the proxy" in serve.lines
@@ -105,7 +72,7 @@ def test_real_claude_code_completes_a_tool_task_through_serve(
     assert result["result"].startswith("Tool result received:"), result
     assert target.read_text() == f"hi from {bot}"
 
-    turns = [r for r in poe.requests() if r["body"].get("model") == bot]
+    turns = [r for r in poe.requests() if (r["body"] or {}).get("model") == bot]  # serve also fetches the catalog
     assert len(turns) >= 2  # the tool call, then the answer to its result
     assert {t["path"] for t in turns} == {poe_path}
     assert all(t["headers"]["authorization"] == f"Bearer {POE_KEY}" for t in turns)  # Poe got the Poe key

@@ -22,7 +22,7 @@ from conftest import MASTER_KEY, POE_KEY, PoeStandin, RunningProxy, free_port, w
 FAKE_CLAUDE = """#!{python}
 import json, os, sys, urllib.request
 record = {{"argv": sys.argv[1:], "env": {{k: v for k, v in os.environ.items()
-                                        if k.startswith(("ANTHROPIC_", "CLAUDE_CODE_"))}}}}
+                                        if k.startswith(("ANTHROPIC_", "CLAUDE_CODE_", "DISABLE_"))}}}}
 request = urllib.request.Request(
     os.environ["ANTHROPIC_BASE_URL"] + "/v1/messages",
     data=json.dumps({{"model": os.environ["ANTHROPIC_DEFAULT_SONNET_MODEL"], "max_tokens": 50,
@@ -59,7 +59,9 @@ def test_claude_starts_the_proxy_passes_everything_and_stops_it(box: Sandbox, po
     port = free_port()
     write_config(box.config.parent, poe_base_url=poe.base_url, port=port,
                  models=(("claude-sonnet-4-5", "Claude-Sonnet-4.5"),))
-    done = box.run("claude", "-p", "do the thing", "--config", "not ours", env=box.env(CLAUDE_CODE_BIN=str(script)))
+    # A variable an older `eval "$(claude-poe-tui env)"` left in the shell must not reach Claude Code.
+    done = box.run("claude", "-p", "do the thing", "--config", "not ours",
+                   env=box.env(CLAUDE_CODE_BIN=str(script), CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC="1"))
     assert done.returncode == 7, done.stderr  # Claude Code's own exit code
     assert done.stdout == "fake claude done\n"  # its output untouched; ours is on stderr
     assert f"starting the proxy on http://127.0.0.1:{port}" in done.stderr
@@ -70,7 +72,14 @@ def test_claude_starts_the_proxy_passes_everything_and_stops_it(box: Sandbox, po
         "ANTHROPIC_AUTH_TOKEN": MASTER_KEY,
         "ANTHROPIC_API_KEY": "",
         "ANTHROPIC_DEFAULT_SONNET_MODEL": "claude-sonnet-4-5",
-        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+        # from Poe's catalog, fetched before the proxy started
+        "ANTHROPIC_DEFAULT_SONNET_MODEL_NAME": "Claude Sonnet 4.5 (Poe)",
+        "ANTHROPIC_DEFAULT_SONNET_MODEL_DESCRIPTION": "Poe bot Claude-Sonnet-4.5 · 200k context · 64k output",
+        "CLAUDE_CODE_ENABLE_GATEWAY_MODEL_DISCOVERY": "1",
+        "DISABLE_TELEMETRY": "1",
+        "DISABLE_ERROR_REPORTING": "1",
+        "DISABLE_AUTOUPDATER": "1",
+        "CLAUDE_CODE_DISABLE_1M_CONTEXT": "1",
         "CLAUDE_CODE_BIN": str(script),
     }
     assert seen["reply"] == "Hello from Claude-Sonnet-4.5."
@@ -143,9 +152,11 @@ def test_real_claude_code_completes_a_tool_task(tmp_path: Path, poe_clean: PoeSt
     assert result["result"].startswith("Tool result received:")
     assert target.read_text() == "hi from Poe"
 
-    turns = [r for r in poe_clean.requests() if r["path"] == "/v1/messages"]
+    messages = [r for r in poe_clean.requests() if r["path"] == "/v1/messages"]
+    turns = [r for r in messages if r["body"].get("tools")]  # the agent's turns; the others title the session
     assert len(turns) >= 2  # the tool call, then the answer to its result
     assert {t["body"]["model"] for t in turns} == {"Claude-Opus-4.5"}  # Claude Code's default slot, mapped
+    assert {m["body"]["model"] for m in messages if m not in turns} <= {"Claude-Haiku-4.5"}  # the Haiku slot
     assert all(t["headers"]["authorization"] == f"Bearer {POE_KEY}" for t in turns)  # Poe got the Poe key
     last = turns[-1]["body"]["messages"][-1]["content"]
     assert any(block.get("type") == "tool_result" for block in last)

@@ -27,15 +27,34 @@ def box(tmp_path: Path) -> Sandbox:
 
 
 def expected(master: str = MASTER_KEY) -> dict[str, str]:
+    """Without Poe's catalog cached: bot ids for names, and no window known but 1M context's."""
     return {
         "ANTHROPIC_BASE_URL": "http://127.0.0.1:4777",
         "ANTHROPIC_AUTH_TOKEN": master,
         "ANTHROPIC_API_KEY": "",
         "ANTHROPIC_DEFAULT_OPUS_MODEL": "claude-opus-4-5",
+        "ANTHROPIC_DEFAULT_OPUS_MODEL_NAME": "Claude-Opus-4.5 (Poe)",
+        "ANTHROPIC_DEFAULT_OPUS_MODEL_DESCRIPTION": "Poe bot Claude-Opus-4.5",
         "ANTHROPIC_DEFAULT_SONNET_MODEL": "claude-sonnet-4-5",
+        "ANTHROPIC_DEFAULT_SONNET_MODEL_NAME": "Claude-Sonnet-4.5 (Poe)",
+        "ANTHROPIC_DEFAULT_SONNET_MODEL_DESCRIPTION": "Poe bot Claude-Sonnet-4.5",
         "ANTHROPIC_DEFAULT_HAIKU_MODEL": "claude-haiku-4-5-20251001",
-        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+        "ANTHROPIC_DEFAULT_HAIKU_MODEL_NAME": "Claude-Haiku-4.5 (Poe)",
+        "ANTHROPIC_DEFAULT_HAIKU_MODEL_DESCRIPTION": "Poe bot Claude-Haiku-4.5",
+        "CLAUDE_CODE_ENABLE_GATEWAY_MODEL_DISCOVERY": "1",
+        "DISABLE_TELEMETRY": "1",
+        "DISABLE_ERROR_REPORTING": "1",
+        "DISABLE_AUTOUPDATER": "1",
+        "CLAUDE_CODE_DISABLE_1M_CONTEXT": "1",
     }
+
+
+def cache_standin_catalog(box: Sandbox) -> None:
+    """Poe's catalog in the sandbox's cache, as `init`, `serve` or the dashboard leave it."""
+    from claude_poe_tui.poe.catalog import save_cache
+    from poe_standin import CATALOG
+
+    save_cache(box.state / "poe-models.json", CATALOG, "http://127.0.0.1:9/v1")
 
 
 def test_slots_come_from_claude_code_section_or_names(box: Sandbox) -> None:
@@ -56,6 +75,33 @@ def test_env_lines_eval_in_sh(box: Sandbox) -> None:
     script = f'eval "$(cat)"; for n in {" ".join(names)}; do printf "%s=%s\\n" "$n" "$(printenv $n)"; done'
     shell = subprocess.run(["sh", "-c", script], input=done.stdout, capture_output=True, text=True, check=True)
     assert dict(line.split("=", 1) for line in shell.stdout.splitlines()) == expected()
+
+
+def test_env_with_the_catalog_names_the_bots_and_fits_the_windows(box: Sandbox) -> None:
+    cache_standin_catalog(box)
+    done = box.run("env", "--shell", "sh")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert "export ANTHROPIC_DEFAULT_OPUS_MODEL_NAME='Claude Opus 4.5 (Poe)'" in lines
+    assert "export ANTHROPIC_DEFAULT_HAIKU_MODEL_DESCRIPTION='Poe bot Claude-Haiku-4.5 · 200k context · 64k output'" in lines
+    assert "export CLAUDE_CODE_DISABLE_1M_CONTEXT='1'" in lines
+    assert "export CLAUDE_CODE_MAX_CONTEXT_TOKENS='400000'" in lines  # gpt-5, the one name not starting claude-
+    assert "unset CLAUDE_CODE_AUTO_COMPACT_WINDOW" in lines  # every claude- name sits on a 200k bot
+
+
+def test_eval_unsets_what_an_older_eval_left(box: Sandbox) -> None:
+    """Model discovery only works without CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC, which older
+    versions of `env` exported; a variable this config does not need goes too."""
+    done = box.run("env", "--shell", "sh")
+    stale = "export CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1 CLAUDE_CODE_AUTO_COMPACT_WINDOW=150000; "
+    script = stale + 'eval "$(cat)"; printf "[%s][%s]" "${CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC-unset}" ' \
+        '"${CLAUDE_CODE_AUTO_COMPACT_WINDOW-unset}"'
+    shell = subprocess.run(["sh", "-c", script], input=done.stdout, capture_output=True, text=True, check=True)
+    assert shell.stdout == "[unset][unset]"
+    fish = box.run("env", "--shell", "fish").stdout.splitlines()
+    assert "set -e CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC" in fish
+    powershell = box.run("env", "--shell", "powershell").stdout.splitlines()
+    assert "Remove-Item Env:CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC -ErrorAction SilentlyContinue" in powershell
 
 
 def test_env_quotes_survive_awkward_values() -> None:
@@ -121,6 +167,18 @@ def test_settings_keep_every_other_key_and_variable(box: Sandbox) -> None:
     assert merged["env"] == {"MY_TOOL_TOKEN": "keep-me", **expected()}
     assert "anthropicBaseUrl in that file are not Claude Code settings" in done.stdout
     assert "kept: 1 other env entries, 3 other settings" in done.stdout
+
+
+def test_settings_drop_what_an_older_version_wrote(box: Sandbox) -> None:
+    path = box.project / ".claude" / "settings.local.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({"env": {"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1", "MY_VAR": "x",
+                                        "CLAUDE_CODE_MAX_CONTEXT_TOKENS": "99999"}}))
+    done = box.run("claude-settings")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(path.read_text())["env"] == {"MY_VAR": "x", **expected()}
+    assert "del  CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC (it also turns off /model's list of mappings)" in done.stdout
+    assert "del  CLAUDE_CODE_MAX_CONTEXT_TOKENS (not needed now)" in done.stdout
 
 
 def test_user_settings_go_to_the_home_folder(box: Sandbox) -> None:

@@ -243,11 +243,17 @@ def test_claude_code_side_requests_are_answered_quietly(proxy: RunningProxy) -> 
     models = httpx.get(f"{proxy.url}/v1/models?limit=1000",
                        headers={"x-api-key": MASTER_KEY, "anthropic-version": "2023-06-01"}).json()
     ids = [m["id"] for m in models["data"]]
-    assert CLAUDE_ROUTE in ids and "gpt-5" in ids
+    # Claude Code keeps only ids starting with claude/anthropic: gpt-5 is listed under its alias.
+    assert CLAUDE_ROUTE in ids and "anthropic-poe-gpt-5" in ids
     assert all(m["type"] == "model" and m["display_name"] and m["created_at"] for m in models["data"])
     assert models["first_id"] == ids[0] and models["last_id"] == ids[-1] and models["has_more"] is False
-    one = httpx.get(f"{proxy.url}/v1/models/gpt-5", headers={"x-api-key": MASTER_KEY, "anthropic-version": "2023-06-01"})
-    assert one.json()["id"] == "gpt-5"
+    one = httpx.get(f"{proxy.url}/v1/models/anthropic-poe-gpt-5",
+                    headers={"x-api-key": MASTER_KEY, "anthropic-version": "2023-06-01"})
+    assert one.json()["id"] == "anthropic-poe-gpt-5"
+    # ... and answered under it, as under its own name.
+    picked = proxy.anthropic().messages.create(model="anthropic-poe-gpt-5", max_tokens=10,
+                                               messages=[{"role": "user", "content": "hi"}])
+    assert picked.content[-1].text == "Hello from GPT-5."
     # An OpenAI client's: OpenAI's shape.
     openai_models = httpx.get(f"{proxy.url}/v1/models", headers={"authorization": f"Bearer {MASTER_KEY}"}).json()
     assert openai_models["object"] == "list" and all(m["object"] == "model" for m in openai_models["data"])

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from claude_poe_tui.config.model import Config, ModelMapping, Route, Thinking
-from claude_poe_tui.poe.catalog import Catalog
+from claude_poe_tui.poe.catalog import Catalog, bot_limits
 from claude_poe_tui.proxy.protocol import KEY_INFO_KEY, LIMITS_INFO_KEY, MAPPING_INFO_KEY, ROUTE_INFO_KEY
 from claude_poe_tui.secrets import reference_name
 
@@ -117,14 +117,6 @@ def thinking_spec(mapping: ModelMapping, catalog: Catalog | None) -> dict[str, A
     return {"mode": "auto", **bot.reasoning.to_json()}
 
 
-def bot_limits(mapping: ModelMapping, catalog: Catalog | None) -> tuple[int | None, int | None]:
-    """The bot's context window and maximum output: the config's values, else Poe's catalog's."""
-    bot = catalog.get(mapping.poe_model) if catalog is not None else None
-    context = mapping.context_window or (bot.context_window if bot else None)
-    output = mapping.max_output_tokens or (bot.max_output_tokens if bot else None)
-    return context, output
-
-
 def compile_gateway_settings(
     config: Config, request_log_path: str | None, catalog: Catalog | None = None,
     member_tokens: dict[str, str] | None = None,
@@ -136,18 +128,25 @@ def compile_gateway_settings(
     (``[[clients]]``, resolved) travel as SHA-256 digests only: the child compares digests, so a
     member can be added or revoked by a reload, and no token is written to the run folder.
     """
+    from claude_poe_tui.claude_code.picker import picker_models
+
+    picker = {entry.name: entry for entry in picker_models(config, catalog)}
     models = []
     for m in config.models:
-        context, output = bot_limits(m, catalog)
+        limits = bot_limits(catalog, m.poe_model, m.context_window, m.max_output_tokens)
+        entry = picker.get(m.name)
         models.append(
             {
                 "name": m.name,
                 "poe_model": m.poe_model,
                 "route": m.effective_route.value,
                 "thinking": thinking_spec(m, catalog),
-                "context_window": context,
-                "max_output_tokens": output,
+                "context_window": limits.context_window,
+                "max_output_tokens": limits.max_output_tokens,
                 "fallbacks": list(m.fallbacks),
+                # How Claude Code's /model lists it (an alias it keeps), and under what name.
+                "picker_id": entry.id if entry else None,
+                "display_name": entry.display_name if entry else m.name,
             }
         )
     return {

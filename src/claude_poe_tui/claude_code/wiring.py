@@ -2,13 +2,18 @@
 
 One source for ``env`` (lines to eval), ``claude-settings`` (Claude Code's settings files),
 ``claude`` (the environment of the Claude Code it starts) and ``doctor`` (is it pointed here?).
+What each variable does was read from Claude Code 2.1.197's own code (see the README's
+"What Claude Code is told"):
 
 * ``ANTHROPIC_BASE_URL``: the proxy, without ``/v1``; ``ANTHROPIC_AUTH_TOKEN``: the master key
   (sent as Bearer); ``ANTHROPIC_API_KEY=""`` so an Anthropic key in the shell does not win.
 * ``ANTHROPIC_DEFAULT_OPUS_MODEL`` / ``_SONNET_MODEL`` / ``_HAIKU_MODEL`` and
   ``CLAUDE_CODE_SUBAGENT_MODEL``: from ``[claude_code]``, else the first mapping whose name holds
-  the family's name.
-* ``CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1``: no telemetry traffic to Anthropic.
+  the family's name; ``…_MODEL_NAME`` / ``…_MODEL_DESCRIPTION``: how ``/model`` shows each slot.
+* ``CLAUDE_CODE_ENABLE_GATEWAY_MODEL_DISCOVERY=1``: ``/model`` lists every mapping (the proxy's
+  ``GET /v1/models``). ``CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC`` would switch that off, so
+  telemetry, error reports and the auto-updater are turned off one by one instead.
+* The window variables of :mod:`claude_poe_tui.claude_code.windows`.
 """
 
 from __future__ import annotations
@@ -23,19 +28,38 @@ from pathlib import Path
 from typing import Any
 
 from claude_poe_tui.atomic import atomic_write_text
+from claude_poe_tui.claude_code.picker import display_name
+from claude_poe_tui.claude_code.windows import WINDOW_VARIABLES, window_plan
 from claude_poe_tui.config.model import Config
 from claude_poe_tui.errors import UserError
+from claude_poe_tui.poe.catalog import Catalog, bot_limits
 
 BASE_URL = "ANTHROPIC_BASE_URL"
 AUTH_TOKEN = "ANTHROPIC_AUTH_TOKEN"
 API_KEY = "ANTHROPIC_API_KEY"
-NO_TELEMETRY = "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC"
+MODEL_DISCOVERY = "CLAUDE_CODE_ENABLE_GATEWAY_MODEL_DISCOVERY"
+PRIVACY_VARIABLES = ("DISABLE_TELEMETRY", "DISABLE_ERROR_REPORTING", "DISABLE_AUTOUPDATER")
+"""Analytics events, error reports to Anthropic, the background auto-updater: each off by itself."""
+NONESSENTIAL_TRAFFIC = "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC"
+"""Not set, and removed where an older version of this program set it: it also stops model discovery."""
 SLOT_VARIABLES: dict[str, str] = {
     "opus": "ANTHROPIC_DEFAULT_OPUS_MODEL",
     "sonnet": "ANTHROPIC_DEFAULT_SONNET_MODEL",
     "haiku": "ANTHROPIC_DEFAULT_HAIKU_MODEL",
     "subagent": "CLAUDE_CODE_SUBAGENT_MODEL",
 }
+PICKER_SLOTS = ("opus", "sonnet", "haiku")
+"""The slots ``/model`` shows, with ``…_NAME`` and ``…_DESCRIPTION`` variables."""
+OWNED_VARIABLES: tuple[str, ...] = (
+    *SLOT_VARIABLES.values(),
+    *(f"{SLOT_VARIABLES[slot]}_{part}" for slot in PICKER_SLOTS for part in ("NAME", "DESCRIPTION")),
+    MODEL_DISCOVERY,
+    *PRIVACY_VARIABLES,
+    *WINDOW_VARIABLES,
+    NONESSENTIAL_TRAFFIC,
+)
+"""Every variable this program decides besides the base URL and keys: those a config does not need
+are unset (``env``), removed (``claude-settings``) or dropped (``claude``), so none goes stale."""
 CLAUDE_CODE_BIN_ENV = "CLAUDE_CODE_BIN"
 SHELLS = ("sh", "fish", "powershell")
 SEED_SETTINGS_KEYS = ("anthropicBaseUrl", "anthropicAuthToken")  # the seed recipe's; not Claude Code settings
@@ -53,13 +77,60 @@ def model_slots(config: Config) -> dict[str, str]:
     return slots
 
 
-def claude_code_env(config: Config, master_key: str) -> dict[str, str]:
-    """The variables, in the order people read them."""
+def tokens_text(count: int) -> str:
+    """``200000`` -> ``200k``; ``1048576`` -> ``1.05M``; ``16384`` -> ``16k``."""
+    if count >= 1_000_000:
+        return f"{round(count / 1_000_000, 2):g}M"
+    if count >= 1000:
+        return f"{round(count / 1000):g}k"
+    return str(count)
+
+
+def slot_description(config: Config, name: str, catalog: Catalog | None) -> str:
+    """``Poe bot GPT-4o · 128k context · 16k output`` (the limits when known)."""
+    mapping = config.mapping(name)
+    if mapping is None:
+        return f"{name} (not a mapped model)"
+    limits = bot_limits(catalog, mapping.poe_model, mapping.context_window, mapping.max_output_tokens)
+    parts = [f"Poe bot {mapping.poe_model}"]
+    if limits.context_window:
+        parts.append(f"{tokens_text(limits.context_window)} context")
+    if limits.max_output_tokens:
+        parts.append(f"{tokens_text(limits.max_output_tokens)} output")
+    return " · ".join(parts)
+
+
+def claude_code_env(config: Config, master_key: str, catalog: Catalog | None = None) -> dict[str, str]:
+    """The variables, in the order people read them.
+
+    ``catalog`` (Poe's, usually the cached one) gives the bots' display names and windows; without
+    it the slots show the bot ids and only 1M context is turned off.
+    """
     env = {BASE_URL: config.base_url, AUTH_TOKEN: master_key, API_KEY: ""}
     for slot, name in model_slots(config).items():
-        env[SLOT_VARIABLES[slot]] = name
-    env[NO_TELEMETRY] = "1"
+        variable = SLOT_VARIABLES[slot]
+        env[variable] = name
+        if slot in PICKER_SLOTS:
+            mapping = config.mapping(name)
+            env[f"{variable}_NAME"] = display_name(mapping.poe_model, catalog) if mapping else name
+            env[f"{variable}_DESCRIPTION"] = slot_description(config, name, catalog)
+    env[MODEL_DISCOVERY] = "1"
+    for variable in PRIVACY_VARIABLES:
+        env[variable] = "1"
+    env.update(window_plan(config, catalog).variables)
     return env
+
+
+def unneeded_variables(env: Mapping[str, str]) -> tuple[str, ...]:
+    """The variables this program owns that ``env`` leaves out (to unset or remove)."""
+    return tuple(name for name in OWNED_VARIABLES if name not in env)
+
+
+def launch_environment(environ: Mapping[str, str], env: Mapping[str, str]) -> dict[str, str]:
+    """``environ`` with ``env`` applied and every owned variable ``env`` leaves out removed."""
+    merged = {k: v for k, v in environ.items() if k not in OWNED_VARIABLES}
+    merged.update(env)
+    return merged
 
 
 # --- shells ---------------------------------------------------------------------------------
@@ -84,14 +155,17 @@ def _ps_quote(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def render_env(env: Mapping[str, str], shell: str) -> str:
-    """Lines that set ``env`` in ``shell``: ``eval "$(claude-poe-tui env)"`` and friends."""
+def render_env(env: Mapping[str, str], shell: str, unset: tuple[str, ...] = ()) -> str:
+    """Lines that set ``env`` (and unset ``unset``) in ``shell``: ``eval "$(claude-poe-tui env)"`` and friends."""
     if shell == "sh":
         lines = [f"export {name}={_sh_quote(value)}" for name, value in env.items()]
+        lines += [f"unset {name}" for name in unset]
     elif shell == "fish":
         lines = [f"set -gx {name} {_fish_quote(value)}" for name, value in env.items()]
+        lines += [f"set -e {name}" for name in unset]
     elif shell == "powershell":
         lines = [f"$env:{name} = {_ps_quote(value)}" for name, value in env.items()]
+        lines += [f"Remove-Item Env:{name} -ErrorAction SilentlyContinue" for name in unset]
     else:
         raise UserError(f"unknown shell {shell!r}: use one of {', '.join(SHELLS)}")
     return "\n".join(lines) + "\n"
@@ -157,16 +231,22 @@ class SettingsUpdate:
     """Other env entries, kept as they were."""
     seed_keys: tuple[str, ...] = field(default=())
     """``anthropicBaseUrl``-style keys found: not Claude Code settings; kept, but they do nothing."""
+    removed: tuple[str, ...] = field(default=())
+    """Variables of ours this config no longer needs (or that stop model discovery), taken out."""
 
 
 def write_settings_env(path: Path, env: Mapping[str, str]) -> SettingsUpdate:
-    """Merge ``env`` into the settings file's ``"env"``: every other key and entry is kept.
+    """Merge ``env`` into the settings file's ``"env"``: every other key and entry is kept, except
+    the variables of ours that ``env`` leaves out (:data:`OWNED_VARIABLES`), which are removed.
 
     Atomic, mode 0600 (it holds the master key). A malformed file is an error, never overwritten.
     """
     data = read_settings(path)
     created = not path.exists()
     section = dict(data.get("env") or {})
+    removed = tuple(name for name in unneeded_variables(env) if name in section)
+    for name in removed:
+        del section[name]
     changed = tuple(name for name, value in env.items() if section.get(name) != value)
     kept_env = tuple(name for name in section if name not in env)
     section.update(env)
@@ -180,6 +260,7 @@ def write_settings_env(path: Path, env: Mapping[str, str]) -> SettingsUpdate:
         kept_keys=tuple(k for k in data if k != "env"),
         kept_env=kept_env,
         seed_keys=tuple(k for k in SEED_SETTINGS_KEYS if k in data),
+        removed=removed,
     )
 
 

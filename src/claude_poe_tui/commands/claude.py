@@ -81,9 +81,9 @@ def _start_proxy(config, state):
 
 
 def run(head_args: argparse.Namespace, claude_args: list[str]) -> int:
-    from claude_poe_tui.claude_code.wiring import CLAUDE_CODE_BIN_ENV, claude_code_env, find_claude_code
+    from claude_poe_tui.claude_code.wiring import CLAUDE_CODE_BIN_ENV, find_claude_code, launch_environment
     from claude_poe_tui.commands._common import config_from_args
-    from claude_poe_tui.commands.env import master_key_or_error
+    from claude_poe_tui.commands.env import claude_code_variables, master_key_or_error
     from claude_poe_tui.errors import UserError
     from claude_poe_tui.paths import StatePaths
     from claude_poe_tui.proxy.parent.client import probe_proxy
@@ -97,8 +97,7 @@ def run(head_args: argparse.Namespace, claude_args: list[str]) -> int:
             "Claude Code is not installed (no `claude` on PATH): npm install -g @anthropic-ai/claude-code, "
             f"or set ${CLAUDE_CODE_BIN_ENV} to its path"
         )
-    env = dict(os.environ)
-    env.update(claude_code_env(config, master_key_or_error(config)))
+    master_key_or_error(config)  # no master key: an error before anything starts
 
     state = StatePaths.default()
     probe = probe_proxy(config.base_url)
@@ -128,6 +127,7 @@ def run(head_args: argparse.Namespace, claude_args: list[str]) -> int:
     previous_term = signal.signal(signal.SIGTERM, forward_sigterm)
     try:
         try:
+            env = launch_environment(os.environ, claude_code_variables(config))  # after the catalog refresh
             child = subprocess.Popen([binary, *claude_args], env=env)
         except OSError as exc:
             raise UserError(f"cannot run Claude Code ({binary}): {exc.strerror or exc}") from None

@@ -3,7 +3,8 @@
 Writes the variables ``env`` prints into the settings file's ``"env"``: by default
 ``DIR/.claude/settings.local.json`` (this project only; DIR is the current folder), or
 ``~/.claude/settings.json`` with ``--user`` (every project). Every other key and variable in the
-file is kept; the file is written atomically with mode 0600, since it then holds the master key.
+file is kept, except variables of ours this config no longer needs; the file is written
+atomically with mode 0600, since it then holds the master key.
 """
 
 from __future__ import annotations
@@ -19,13 +20,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from claude_poe_tui.claude_code.wiring import claude_code_env, settings_path, write_settings_env
+    from claude_poe_tui.claude_code.wiring import NONESSENTIAL_TRAFFIC, settings_path, write_settings_env
     from claude_poe_tui.commands._common import config_from_args
-    from claude_poe_tui.commands.env import master_key_or_error
+    from claude_poe_tui.commands.env import claude_code_variables
     from claude_poe_tui.errors import UserError
 
     config = config_from_args(args)
-    env = claude_code_env(config, master_key_or_error(config))
+    env = claude_code_variables(config)
     directory = Path(args.dir).expanduser() if args.dir else None
     if directory is not None and not directory.is_dir():
         raise UserError(f"--dir {directory}: no such folder")
@@ -37,6 +38,9 @@ def run(args: argparse.Namespace) -> int:
         shown = "<master key>" if name == "ANTHROPIC_AUTH_TOKEN" else (value if value else '""')
         mark = "set " if name in update.changed else "same"
         print(f"  {mark} {name}={shown}")
+    for name in update.removed:
+        why = " (it also turns off /model's list of mappings)" if name == NONESSENTIAL_TRAFFIC else " (not needed now)"
+        print(f"  del  {name}{why}")
     if update.kept_env or update.kept_keys:
         print(f"  kept: {len(update.kept_env)} other env entries, {len(update.kept_keys)} other settings")
     if update.seed_keys:

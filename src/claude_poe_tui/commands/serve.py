@@ -22,6 +22,7 @@ def _say(message: str) -> None:
 def run(args: argparse.Namespace) -> int:
     from claude_poe_tui.commands._common import config_from_args
     from claude_poe_tui.config import resolve_secrets
+    from claude_poe_tui.poe.refresh import refresh_catalog_in_background
     from claude_poe_tui.proxy.parent.process import OutputLine, ProxyProcess, ProxyState
 
     config = config_from_args(args)
@@ -43,6 +44,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         proxy.start()
         proxy.wait_ready(timeout=args.start_timeout)
+        refresh_catalog_in_background(config.poe.base_url, proxy.state_paths.catalog_cache, say=_say,
+                                      then=lambda _: proxy.apply(proxy.config, proxy.secrets))  # stale or missing
         _say(f"ready in {time.monotonic() - began:.1f} s: point Claude Code at it with")
         _say(f"  export ANTHROPIC_BASE_URL={proxy.url} ANTHROPIC_AUTH_TOKEN=<master key> ANTHROPIC_API_KEY=")
         _say("  (or: eval \"$(claude-poe-tui env)\"); Ctrl-C stops the proxy")

@@ -4,7 +4,7 @@ Poe adds fields to its model entries over time and not every bot fills every fie
 parser takes what it recognises and never fails on an entry it half understands: a bot whose
 context window is unknown is still a bot. Entries look like::
 
-    {"id": "Gemini-2.5-Pro", "owned_by": "Google",
+    {"id": "Gemini-2.5-Pro", "owned_by": "Google", "metadata": {"display_name": "Gemini 2.5 Pro"},
      "context_window": {"context_length": 1048576, "max_output_tokens": 65536},
      "pricing": {"prompt": "0.00000087", "completion": "0.0000070"},
      "reasoning": {"budget": {"max_tokens": 32768, "min_tokens": 128},
@@ -36,6 +36,8 @@ THINKING_BUDGET = "thinking_budget"
 REASONING_EFFORT = "reasoning_effort"
 EFFORT_ORDER = ("minimal", "low", "medium", "high", "xhigh", "max")
 CACHE_VERSION = 1
+CATALOG_MAX_AGE = 24 * 3600.0
+"""A cached catalog older than this is fetched again (``serve``, the ``claude`` launcher, the dashboard)."""
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,13 @@ class PoeBot:
     """US dollars per output token."""
     reasoning: Reasoning | None = None
     description: str = ""
+    display_name: str = ""
+    """``metadata.display_name``: the name Poe shows people; empty when the entry has none."""
+
+    @property
+    def label(self) -> str:
+        """The display name, else the bot id."""
+        return self.display_name or self.id
 
     @property
     def is_claude(self) -> bool:
@@ -172,6 +181,8 @@ def parse_bot(entry: Any) -> PoeBot | None:
     pricing = pricing if isinstance(pricing, Mapping) else {}
     owner = entry.get("owned_by")
     description = entry.get("description")
+    metadata = entry.get("metadata")
+    display_name = metadata.get("display_name") if isinstance(metadata, Mapping) else None
     return PoeBot(
         id=bot_id.strip(),
         owned_by=owner if isinstance(owner, str) else "",
@@ -181,6 +192,7 @@ def parse_bot(entry: Any) -> PoeBot | None:
         completion_price=_price(pricing.get("completion")),
         reasoning=_reasoning(entry),
         description=description if isinstance(description, str) else "",
+        display_name=display_name.strip() if isinstance(display_name, str) else "",
     )
 
 
@@ -246,6 +258,44 @@ class Catalog:
         if self.fetched_at is None:
             return None
         return max(0.0, (time.time() if now is None else now) - self.fetched_at)
+
+    def is_stale(self, max_age: float = CATALOG_MAX_AGE, now: float | None = None) -> bool:
+        """Older than ``max_age`` seconds, or of unknown age."""
+        age = self.age_seconds(now)
+        return age is None or age >= max_age
+
+
+# --- a bot's limits -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BotLimits:
+    """How much a bot takes in and writes out, and where each figure came from."""
+
+    context_window: int | None
+    """Tokens of context (prompt plus answer); ``None``: unknown."""
+    max_output_tokens: int | None
+    """Most tokens in one answer; ``None``: unknown."""
+    context_source: str = ""
+    """``config`` (``[[models]] context_window``), ``catalog`` (Poe's), or empty when unknown."""
+    output_source: str = ""
+
+
+def bot_limits(
+    catalog: Catalog | None,
+    poe_model: str,
+    context_window: int | None = None,
+    max_output_tokens: int | None = None,
+) -> BotLimits:
+    """A mapping's limits: its own ``context_window`` / ``max_output_tokens`` when set, else Poe's catalog."""
+    bot = catalog.get(poe_model) if catalog is not None else None
+    window, window_from = (context_window, "config") if context_window else (None, "")
+    if window is None and bot is not None and bot.context_window:
+        window, window_from = bot.context_window, "catalog"
+    output, output_from = (max_output_tokens, "config") if max_output_tokens else (None, "")
+    if output is None and bot is not None and bot.max_output_tokens:
+        output, output_from = bot.max_output_tokens, "catalog"
+    return BotLimits(window, output, window_from, output_from)
 
 
 # --- the cache ------------------------------------------------------------------------------

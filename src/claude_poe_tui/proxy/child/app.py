@@ -278,7 +278,7 @@ class GatewayApp:
         model = body.get("model")
         info.model = model if isinstance(model, str) else None
         info.stream = bool(body.get("stream"))
-        mapping = self.settings.models.get(info.model or "")
+        mapping = self.settings.mapping(info.model or "")
         if mapping is not None:
             info.poe_model, info.route = mapping.poe_model, mapping.route
         return mapping
@@ -479,7 +479,9 @@ class GatewayApp:
     async def model(self, scope: dict[str, Any], send: Send, info: RequestInfo) -> None:
         name = scope["path"][len("/v1/models/"):]
         anthropic_shape = header(scope, b"anthropic-version") is not None
-        entry = next((m for m in self.model_list(anthropic_shape)["data"] if m["id"] == name), None)
+        mapping = self.settings.mapping(name)
+        wanted = (mapping.picker_id or mapping.name) if mapping and anthropic_shape else (mapping.name if mapping else None)
+        entry = next((m for m in self.model_list(anthropic_shape)["data"] if m["id"] == wanted), None)
         if entry is None:
             await self._error(send, info, 404, self.settings.unknown_model_message(name), anthropic_shape)
             return
@@ -487,18 +489,18 @@ class GatewayApp:
         await send_json(send, 200, entry)
 
     def model_list(self, anthropic_shape: bool) -> dict[str, Any]:
+        """Every mapping: for Anthropic clients (Claude Code's /model) under the id Claude Code keeps,
+        with Poe's display name; for OpenAI clients under its own name."""
         created = int(self.settings.started_at)
-        names = list(self.settings.models.items())
+        mappings = list(self.settings.models.values())
         if anthropic_shape:
-            data = [
-                {"type": "model", "id": name, "display_name": f"{name} (Poe: {info.poe_model})",
-                 "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(created))}
-                for name, info in names
-            ]
+            created_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(created))
+            data = [{"type": "model", "id": m.picker_id or m.name, "display_name": m.display_name or m.name,
+                     "created_at": created_at} for m in mappings]
             return {"data": data, "has_more": False, "first_id": data[0]["id"] if data else None,
                     "last_id": data[-1]["id"] if data else None}
-        return {"object": "list", "data": [{"id": name, "object": "model", "created": created, "owned_by": "poe"}
-                                           for name, _ in names]}
+        return {"object": "list", "data": [{"id": m.name, "object": "model", "created": created, "owned_by": "poe"}
+                                           for m in mappings]}
 
     async def chat_completions(self, scope: dict[str, Any], send: Send, info: RequestInfo, body: dict[str, Any]) -> ResponseWatch | None:
         mapping = self._mapping(info, body)
@@ -508,7 +510,7 @@ class GatewayApp:
         stream = bool(body.get("stream"))
         watch = ResponseWatch(info.started, streaming=stream)
         try:
-            answer = await self.engine.chat_completions(body)
+            answer = await self.engine.chat_completions({**body, "model": mapping.name})
         except Exception as exc:
             status, message, retry_after = describe_exception(exc)
             await self._error(send, info, status, self._explain(status, message, info), False, retry_after)

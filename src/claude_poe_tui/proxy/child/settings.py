@@ -22,6 +22,9 @@ class MappingInfo:
     context_window: int | None = None
     max_output_tokens: int | None = None
     fallbacks: tuple[str, ...] = ()
+    picker_id: str | None = None
+    """The id Claude Code's /model lists and sends (``anthropic-poe-<name>`` for non-Claude names)."""
+    display_name: str = ""
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> MappingInfo:
@@ -33,6 +36,8 @@ class MappingInfo:
             context_window=data.get("context_window"),
             max_output_tokens=data.get("max_output_tokens"),
             fallbacks=tuple(data.get("fallbacks") or ()),
+            picker_id=data.get("picker_id"),
+            display_name=data.get("display_name") or data["name"],
         )
 
 
@@ -71,6 +76,13 @@ class GatewaySettings:
             request_log=data.get("request_log"),
             config_path=data.get("config_path", ""),
         )
+
+    def mapping(self, model: str) -> MappingInfo | None:
+        """The mapping a requested model name reaches: its own name, or its /model picker id."""
+        found = self.models.get(model)
+        if found is not None:
+            return found
+        return next((m for m in self.models.values() if m.picker_id == model), None)
 
     def take_reload(self, fresh: GatewaySettings) -> None:
         """What a reload may change without a new child: the mappings and their limits."""
