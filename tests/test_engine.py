@@ -363,3 +363,34 @@ def test_a_proxy_listening_beyond_loopback_shows_its_status_to_key_holders_only(
         assert httpx.get(f"{url}/health/liveliness").status_code == 200  # liveness stays open
     finally:
         running.process.stop()
+
+
+def test_the_request_log_streams_to_a_dashboard_elsewhere_with_the_master_key(proxy: RunningProxy) -> None:
+    import threading
+
+    url = f"{proxy.url}/claude-poe-tui/requests"
+    assert httpx.get(url).status_code == 401
+    for model in (CHAT_ROUTE, CHAT_ROUTE, CLAUDE_ROUTE):
+        assert ask(proxy, model, stream=False).status_code == 200
+    time.sleep(0.3)
+    tail = httpx.get(url, params={"tail": 3}, headers=HEADERS)
+    lines = [json.loads(line) for line in tail.text.splitlines() if line.strip()]
+    assert len(lines) == 3 and lines[-1]["model"] == CLAUDE_ROUTE
+
+    followed: list[dict] = []
+
+    def follow() -> None:
+        with httpx.stream("GET", url, params={"tail": 0, "follow": 1}, headers=HEADERS, timeout=30) as response:
+            for line in response.iter_lines():
+                if line.strip():
+                    followed.append(json.loads(line))
+                    if len(followed) == 2:
+                        return
+
+    reader = threading.Thread(target=follow, daemon=True)
+    reader.start()
+    time.sleep(0.5)
+    ask(proxy, CHAT_ROUTE, stream=True)
+    ask(proxy, CLAUDE_ROUTE, stream=True)
+    reader.join(10)
+    assert [r["model"] for r in followed] == [CHAT_ROUTE, CLAUDE_ROUTE]

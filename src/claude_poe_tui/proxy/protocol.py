@@ -21,6 +21,9 @@ STATUS_PATH = "/claude-poe-tui/status"
 # A new model list, applied without a restart; needs the control token, not the master key.
 RELOAD_PATH = "/claude-poe-tui/reload"
 CONTROL_HEADER = b"x-claude-poe-tui-control"
+# The request log, for a dashboard on another machine (master key): its last ``tail`` records as
+# JSON lines, then, with ``follow=1``, every new record as it is written (blank lines keep it alive).
+REQUESTS_PATH = "/claude-poe-tui/requests"
 # The control token reaches the child in its environment (it removes it at once) and the
 # dashboard or CLI through a 0600 file in the run folder.
 CONTROL_TOKEN_ENV = "CLAUDE_POE_TUI_CONTROL_TOKEN"

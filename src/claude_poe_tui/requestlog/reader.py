@@ -172,3 +172,15 @@ def read_history(path: Path, *, since: float | None = None) -> Iterator[RequestR
         for record in read_file(file):
             if since is None or record.ts >= since:
                 yield record
+
+
+def read_tail(path: Path, count: int) -> list[RequestRecord]:
+    """The last ``count`` records of the log (across its rotated files), oldest first, in bounded memory."""
+    import collections
+
+    if count <= 0:
+        return []
+    kept: collections.deque[RequestRecord] = collections.deque(maxlen=count)
+    for record in read_history(path):
+        kept.append(record)
+    return list(kept)

@@ -23,6 +23,7 @@ import json
 import os
 import time
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 from claude_poe_tui import __version__
@@ -40,6 +41,7 @@ from claude_poe_tui.proxy.protocol import (
     CONTROL_HEADER,
     HEALTH_PATHS,
     RELOAD_PATH,
+    REQUESTS_PATH,
     STATUS_PATH,
     ProxyStatus,
     ReloadPayload,
@@ -52,6 +54,10 @@ SSE_HEADERS = [(b"content-type", b"text/event-stream; charset=utf-8"), (b"cache-
                (b"x-accel-buffering", b"no")]
 MAX_RELOAD_BYTES = 8 * 1024 * 1024
 MAX_SIDE_REQUEST_BYTES = 1024 * 1024  # telemetry batches are read and dropped, up to this
+
+
+def _ndjson(records: list[Any]) -> bytes:
+    return b"".join(record.to_json().encode("utf-8") + b"\n" for record in records)
 
 
 class BodyTooLarge(Exception):
@@ -181,6 +187,8 @@ class GatewayApp:
             await self._status(scope, send)
         elif path == RELOAD_PATH and method == "POST":
             await self._reload(scope, receive, send)
+        elif path == REQUESTS_PATH and method == "GET":
+            await self._follow_requests(scope, receive, send)
         elif path == "/" and method in ("HEAD", "GET"):  # Claude Code's reachability check
             await send_json(send, 200, {"status": "ok"})
         elif path == "/api/event_logging/batch" and method == "POST":
@@ -591,6 +599,69 @@ class GatewayApp:
             return
         self.settings.take_reload(fresh)
         await send_json(send, 200, {"models": sorted(self.settings.models)})
+
+    # -- the request log, for a dashboard elsewhere --
+
+    async def _follow_requests(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+        supplied = client_key(scope) or ""
+        if not hmac.compare_digest(supplied.encode("utf-8"), self._master_key):
+            # The whole team's traffic: the master key only, never a member's token.
+            await send_json(send, 401, anthropic_error(401, "the request log needs the master key"))
+            return
+        log = (self.settings.request_log or {}).get("path")
+        if not log:
+            await send_json(send, 404, anthropic_error(404, "this proxy keeps no request log ([log] enabled = false)"))
+            return
+        from urllib.parse import parse_qs
+
+        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+        tail = max(0, min(int((query.get("tail") or ["1000"])[0] or 0), 5000))
+        follow = (query.get("follow") or ["0"])[0] in ("1", "true", "yes")
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"application/x-ndjson"), (b"cache-control", b"no-cache")]})
+        gone = asyncio.Event()
+
+        async def watch_disconnect() -> None:
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            gone.set()
+
+        watcher = asyncio.create_task(watch_disconnect())
+        from claude_poe_tui.requestlog.reader import LogFollower, read_tail
+
+        follower = LogFollower(Path(log), from_end=True)
+        try:
+            # The follower opens at the end first, then the history is read: a record written in
+            # between comes from both, and is sent once (by its id).
+            await asyncio.to_thread(follower.read, 0)
+            history = await asyncio.to_thread(read_tail, Path(log), tail)
+            sent_ids = {record.id for record in history}
+            await send({"type": "http.response.body", "body": _ndjson(history), "more_body": follow})
+            quiet = 0.0
+            while follow and not gone.is_set():
+                batch = await asyncio.to_thread(follower.read, 1000)
+                if sent_ids and batch:
+                    batch = [record for record in batch if record.id not in sent_ids]
+                    sent_ids = set() if len(batch) else sent_ids
+                if batch:
+                    await send({"type": "http.response.body", "body": _ndjson(batch), "more_body": True})
+                    quiet = 0.0
+                    continue
+                quiet += 0.25
+                if quiet >= 15.0:  # a blank line now and then tells the other side we are here
+                    await send({"type": "http.response.body", "body": b"\n", "more_body": True})
+                    quiet = 0.0
+                try:
+                    await asyncio.wait_for(gone.wait(), 0.25)
+                except asyncio.TimeoutError:
+                    pass
+            if follow:
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+        except OSError:
+            pass
+        finally:
+            watcher.cancel()
+            follower.close()
 
     # -- recording --
 
