@@ -24,6 +24,12 @@ Test control, not part of Poe's API:
 
 * ``POST /_standin/faults`` queues failures: ``{"status": 429, "count": 1, "retry_after": "7",
   "message": "...", "delay": 0.0}``. ``status`` 200 with a ``delay`` makes the next replies slow.
+  With ``"path": "/usage/points_history"`` (or ``/usage/current_balance``) the fault applies to that
+  endpoint only (faults without a path apply to the model endpoints only); ``"body": "..."`` with
+  status 200 answers that text instead (a malformed answer).
+* ``POST /_standin/spend`` adds entries to the points history as if queries had been made
+  elsewhere: ``{"bot": "GPT-4o", "points": 120, "usage_type": "Chat", "creation_time": <µs>,
+  "count": 1}`` (all optional but ``bot``); the balance goes down by the points.
 * ``GET /_standin/requests`` lists the requests received (method, path, headers, JSON body);
   ``DELETE /_standin/requests`` clears it.
 
@@ -129,6 +135,8 @@ class Fault:
     message: str = ""
     retry_after: str | None = None
     delay: float = 0.0
+    path: str | None = None
+    body: str | None = None
 
 
 @dataclass
@@ -141,13 +149,16 @@ class StandinState:
     spent: list[dict[str, Any]] = field(default_factory=list)
     balance: int = 1_000_000
 
-    def take_fault(self) -> Fault | None:
-        if not self.faults:
+    def take_fault(self, path: str | None = None) -> Fault | None:
+        """The first queued fault for ``path`` (``None``: the model endpoints)."""
+        for fault in self.faults:
+            if fault.path == path:
+                break
+        else:
             return None
-        fault = self.faults[0]
         fault.count -= 1
         if fault.count <= 0:
-            self.faults.popleft()
+            self.faults.remove(fault)
         return fault
 
 
@@ -287,17 +298,29 @@ def create_app(state: StandinState) -> Starlette:
         make = anthropic_error if anthropic else poe_error
         return make(fault.status, fault.message or f"Injected failure {fault.status}", fault.retry_after)
 
-    def spend(bot: str, points: int) -> None:
+    def spend(bot: str, points: int, usage_type: str = "API", creation_time: int | None = None) -> None:
         state.balance -= points
         state.spent.append(
             {
-                "creation_time": int(time.time() * 1_000_000),
+                "creation_time": creation_time or int(time.time() * 1_000_000),
                 "bot_name": bot,
                 "query_id": uuid.uuid4().hex,
-                "usage_type": "API",
+                "usage_type": usage_type,
                 "cost_points": points,
             }
         )
+
+    async def usage_fault(path: str) -> Response | None:
+        fault = state.take_fault(path)
+        if fault is None:
+            return None
+        if fault.delay:
+            await asyncio.sleep(fault.delay)
+        if fault.body is not None:
+            return Response(fault.body, status_code=fault.status, media_type="application/json")
+        if fault.status == 200:
+            return None
+        return poe_error(fault.status, fault.message or f"Injected failure {fault.status}", fault.retry_after)
 
     # -- OpenAI chat completions --
 
@@ -489,12 +512,18 @@ def create_app(state: StandinState) -> Starlette:
         await record(request, None)
         if bearer_or_api_key(request) not in state.keys:
             return poe_error(401, "Invalid API key")
+        failure = await usage_fault("/usage/current_balance")
+        if failure is not None:
+            return failure
         return JSONResponse({"current_point_balance": state.balance})
 
     async def points_history(request: Request) -> Response:
         await record(request, None)
         if bearer_or_api_key(request) not in state.keys:
             return poe_error(401, "Invalid API key")
+        failure = await usage_fault("/usage/points_history")
+        if failure is not None:
+            return failure
         limit = min(int(request.query_params.get("limit", "20")), 100)
         entries = list(reversed(state.spent))
         after = request.query_params.get("starting_after")
@@ -510,8 +539,15 @@ def create_app(state: StandinState) -> Starlette:
         spec = await request.json()
         state.faults.append(Fault(status=int(spec.get("status", 500)), count=int(spec.get("count", 1)),
                                   message=spec.get("message", ""), retry_after=spec.get("retry_after"),
-                                  delay=float(spec.get("delay", 0.0))))
+                                  delay=float(spec.get("delay", 0.0)), path=spec.get("path"),
+                                  body=spec.get("body")))
         return JSONResponse({"queued": len(state.faults)})
+
+    async def spend_control(request: Request) -> Response:
+        spec = await request.json()
+        for _ in range(int(spec.get("count", 1))):
+            spend(spec["bot"], int(spec.get("points", 100)), spec.get("usage_type", "API"), spec.get("creation_time"))
+        return JSONResponse({"entries": len(state.spent), "balance": state.balance})
 
     async def requests_log(request: Request) -> Response:
         if request.method == "DELETE":
@@ -532,6 +568,7 @@ def create_app(state: StandinState) -> Starlette:
             Route("/usage/current_balance", current_balance, methods=["GET"]),
             Route("/usage/points_history", points_history, methods=["GET"]),
             Route("/_standin/faults", faults, methods=["POST"]),
+            Route("/_standin/spend", spend_control, methods=["POST"]),
             Route("/_standin/requests", requests_log, methods=["GET", "DELETE"]),
             Route("/v1/{rest:path}", unknown_v1, methods=["GET", "POST"]),
         ]
