@@ -217,11 +217,16 @@ class HistorySync:
             outcome.entries.extend(page.entries)
             return page, None
 
-        # From the newest entry down to the stop time.
+        # From the newest entry down to what the last poll saw (that much is owed: when the budget
+        # runs out before it, the rest becomes a gap), and on down to `overlap` seconds before it
+        # when the budget allows (entries Poe wrote late; not owed). A page is kept for old gaps.
+        owed = self.watermark if self.watermark is not None else max(horizon, since)
+        top_budget = budget - 1 if self.gaps and budget > 1 else budget
         after: str | None = None
-        reached = False
+        reached = False  # read down past `owed`
         newest: float | None = None
-        while budget > 0:
+        while top_budget > 0:
+            top_budget -= 1
             page, failed = yield from ask(PageRequest(after))
             if failed is not None:
                 outcome.error = failed.reason
@@ -230,17 +235,16 @@ class HistorySync:
             if page.entries:
                 top = max(entry.time for entry in page.entries)
                 newest = top if newest is None else max(newest, top)
-            if not page.has_more or page.last_query_id is None or (page.oldest is not None and page.oldest < stop):
-                reached = True
+            end_of_history = not page.has_more or page.last_query_id is None
+            reached = reached or end_of_history or (page.oldest is not None and page.oldest < owed)
+            if end_of_history or (page.oldest is not None and page.oldest < stop):
                 break
             after = page.last_query_id
         if not reached and after is not None:
-            self.gaps.insert(0, Gap(after, stop))  # read the rest in later polls
+            self.gaps.insert(0, Gap(after, owed))  # read the rest in later polls
             del self.gaps[MAX_GAPS:]
         if newest is not None and (reached or after is not None):
             self.watermark = newest if self.watermark is None else max(self.watermark, newest)
-        elif not reached and self.watermark is None:
-            pass  # nothing read: the next poll starts over from `since`
 
         # Then the stretches earlier polls could not finish, newest first.
         index = 0
