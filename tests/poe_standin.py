@@ -525,7 +525,8 @@ def create_app(state: StandinState) -> Starlette:
         if failure is not None:
             return failure
         limit = min(int(request.query_params.get("limit", "20")), 100)
-        entries = list(reversed(state.spent))
+        # Newest first by creation time, as Poe documents (entries added with an older time sort in).
+        entries = sorted(reversed(state.spent), key=lambda e: e["creation_time"], reverse=True)
         after = request.query_params.get("starting_after")
         if after:
             ids = [e["query_id"] for e in entries]

@@ -158,7 +158,8 @@ def test_matching_by_bot_and_time() -> None:
     t = 1_700_000_000.0
     records = [
         candidate("alone", "Claude-Sonnet-4.5", t, 4),
-        candidate("retried", "GPT-5", t, 3),
+        candidate("one", "GPT-5", t, 3),
+        candidate("then-two", "GPT-5", t + 3.5, 1),
         candidate("sub-a", "Claude-Haiku-4.5", t + 100, 10),
         candidate("sub-b", "Claude-Haiku-4.5", t + 102, 10),
         candidate("refused", "GPT-4o", t + 200, 1, ok=False),
@@ -167,7 +168,7 @@ def test_matching_by_bot_and_time() -> None:
     ]
     entries = [
         entry("q1", "claude-sonnet-4.5", t + 0.2, 6554),  # Poe's case may differ
-        entry("q2", "GPT-5", t + 0.1, 40), entry("q3", "GPT-5", t + 1.5, 41),  # one request sent twice
+        entry("q2", "GPT-5", t + 0.1, 40), entry("q3", "GPT-5", t + 3.6, 41),  # one after another, 0.5 s apart
         entry("q4", "Claude-Haiku-4.5", t + 100.1, 56), entry("q5", "Claude-Haiku-4.5", t + 102.2, 57),
         entry("q6", "GPT-4o", t + 200.6, 30),
         entry("q7", "Claude-Sonnet-4.5", t + 1, 999, usage_type="Chat"),  # the user on poe.com: never ours
@@ -175,8 +176,11 @@ def test_matching_by_bot_and_time() -> None:
     ]
     found = match(records, entries)
     assert found["alone"].kind is PointsKind.EXACT and found["alone"].points == 6554
-    assert found["retried"].kind is PointsKind.EXACT and found["retried"].points == 81
-    assert found["retried"].query_ids == ("q2", "q3")
+    assert (found["one"].kind, found["one"].query_ids) == (PointsKind.EXACT, ("q2",))
+    assert (found["then-two"].kind, found["then-two"].query_ids) == (PointsKind.EXACT, ("q3",))
+    # Before the second request is recorded (still in flight), the first still gets its own entry.
+    early = match([candidate("one", "GPT-5", t, 3)], [entry("q2", "GPT-5", t + 0.1, 40), entry("q3", "GPT-5", t + 3.6, 41)])
+    assert (early["one"].kind, early["one"].query_ids) == (PointsKind.EXACT, ("q2",))
     assert found["sub-a"].kind is found["sub-b"].kind is PointsKind.AMBIGUOUS
     assert (found["sub-a"].points, found["sub-b"].points) == (56, 57)  # nearest in time
     assert found["served"].kind is PointsKind.EXACT and "refused" not in found

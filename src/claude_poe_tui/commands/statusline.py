@@ -108,8 +108,8 @@ def _tail_records(path: str) -> list[dict]:
 
 
 def _points(value: float) -> str:
-    if value >= 100_000:
-        return f"{value / 1000:,.0f}k"
+    if value >= 10_000_000:
+        return f"{value / 1_000_000:,.1f}M"
     return f"{value:,.0f}"
 
 

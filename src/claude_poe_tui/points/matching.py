@@ -2,16 +2,20 @@
 
 An entry (bot, creation time) can belong to a record of the same bot (compared without case) whose
 request was in flight then: ``ts - before <= time <= end + after`` (``ts`` is when the request
-reached the proxy, ``end`` when its answer ended; the slack absorbs the hop to Poe and clocks a
-few seconds apart). Entries and records linked that way form groups:
+reached the proxy, ``end`` when its answer ended; 2.5 s of slack absorb the hop to Poe and clocks
+that disagree a little — clocks further apart than that leave requests estimated, never
+mismatched silently). Entries and records linked that way form groups:
 
-* one record alone in its group gets all of the group's entries: **exact** (several entries: the
-  request was sent to Poe more than once, e.g. LiteLLM's one retry after a reset connection);
-* one entry whose group holds exactly one successful record (the others failed, and Poe does not
-  charge for a refusal): **exact** as well;
+* a group with one successful record (the others failed, and Poe does not charge a refusal): the
+  entry nearest its start is its own, **exact**;
+* requests one after another (none overlapping), with as many entries as requests: Poe's clock keeps
+  their order, so the n-th entry is the n-th request's, **exact**;
 * any other group (concurrent requests to one bot, e.g. subagents): each entry goes to the nearest
   unserved successful record in time, and every record that got one is **ambiguous** — the group's
   total is Poe's, its split is a guess.
+
+A record gets one entry at most; an entry left over (another API client of the account, or a
+request still in flight) waits for the next round.
 
 Records without an entry are not in the result: they keep their estimate until the history is
 known to cover them (the caller decides that).
@@ -26,8 +30,8 @@ from dataclasses import dataclass
 from claude_poe_tui.points.history import HistoryEntry
 from claude_poe_tui.points.model import PointsKind
 
-SLACK_BEFORE = 5.0
-SLACK_AFTER = 5.0
+SLACK_BEFORE = 2.5  # Poe's clock a little ahead of ours, or the proxy's time to pass the request on
+SLACK_AFTER = 2.5  # Poe's clock a little behind, or an entry stamped when the answer ended
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,26 +121,33 @@ def _match_bot(records: Sequence[Candidate], entries: Sequence[HistoryEntry], be
 def _split(entries: list[HistoryEntry], records: dict[str, Candidate],
            candidates: dict[str, list[Candidate]]) -> dict[str, Match]:
     entries = sorted(entries, key=lambda e: (e.time, e.query_id))
-    ok = [r for r in records.values() if r.ok]
-    assigned: dict[str, list[HistoryEntry]] = {}
-    if len(records) == 1:
-        (only,) = records.values()
-        assigned[only.id] = entries
+    served = sorted((r for r in records.values() if r.ok), key=lambda r: r.ts) or sorted(
+        records.values(), key=lambda r: r.ts)
+    assigned: dict[str, HistoryEntry] = {}
+    exact = False
+    if len(served) == 1:
+        # One request could have been charged: the entry nearest its start is its own. (Any other
+        # entry of the group is another API client's, or a request still in flight, not recorded yet.)
+        only = served[0]
+        assigned[only.id] = min((e for e in entries if only in candidates[e.query_id]),
+                                key=lambda e: (abs(e.time - only.ts), e.query_id))
         exact = True
-    elif len(entries) == 1 and len(ok) == 1:
-        assigned[ok[0].id] = entries
+    elif len(entries) == len(served) and _one_after_another(served) and all(
+            served[i] in candidates[entries[i].query_id] for i in range(len(served))):
+        # Requests one after another, as many entries as requests: Poe's clock keeps their order,
+        # so the first entry is the first request's, and so on.
+        assigned = {record.id: entry for record, entry in zip(served, entries)}
         exact = True
     else:
-        exact = False
         for entry in entries:
-            options = candidates[entry.query_id]
-            fresh_ok = [r for r in options if r.ok and r.id not in assigned]
-            fresh = fresh_ok or [r for r in options if r.id not in assigned]
-            pool = fresh or options
-            chosen = min(pool, key=lambda r: (abs(entry.time - r.ts), r.ts, r.id))
-            assigned.setdefault(chosen.id, []).append(entry)
+            options = [r for r in candidates[entry.query_id] if r.id not in assigned]
+            fresh = [r for r in options if r.ok] or options
+            if fresh:
+                chosen = min(fresh, key=lambda r: (abs(entry.time - r.ts), r.ts, r.id))
+                assigned[chosen.id] = entry
     kind = PointsKind.EXACT if exact else PointsKind.AMBIGUOUS
-    return {
-        record_id: Match(round(sum(e.points for e in got), 3), kind, tuple(e.query_id for e in got))
-        for record_id, got in assigned.items()
-    }
+    return {record_id: Match(entry.points, kind, (entry.query_id,)) for record_id, entry in assigned.items()}
+
+
+def _one_after_another(records: list[Candidate]) -> bool:
+    return all(a.end <= b.ts for a, b in zip(records, records[1:]))

@@ -147,8 +147,9 @@ class PollReport:
 
 class PointsService:
     def __init__(self, settings: PointsSettings, api_key: str | None, *, clock: Callable[[], float] = time.time,
-                 poll_seconds: float | None = None):
+                 poll_seconds: float | None = None, close_grace: float = CLOSE_GRACE):
         self.settings = settings
+        self.close_grace = close_grace
         self.files = PointsFiles(Path(settings.request_log))
         self.store = PointsStore(self.files.store)
         self.clock = clock
@@ -164,6 +165,7 @@ class PointsService:
         self._lock_fd: int | None = None
         self._waiting: dict[str, _Waiting] = {}
         self._pool: dict[str, HistoryEntry] = {}
+        self._consumed: dict[str, float] = {}  # query id -> its time: given to a settled request, never again
         self._log = None  # a LogFollower on the request log (writer)
         self._tail: StoreTail | None = None  # the store followed (reader)
         self._local: dict[str, PointsLine] = {}  # a reader's own estimates, until the writer's lines arrive
@@ -419,7 +421,7 @@ class PointsService:
             if outcome.malformed and self.history_error is None:
                 self.history_error = f"{outcome.malformed} entries of Poe's points history could not be read"
             for entry in outcome.entries:
-                if entry.is_api:
+                if entry.is_api and entry.query_id not in self._consumed:
                     self._pool[entry.query_id] = entry
             written = self._settle(now, outcome)
             failed = outcome.error is not None or isinstance(balance, FetchFailed)
@@ -446,7 +448,7 @@ class PointsService:
         lines: list[PointsLine] = []
         for request_id, waiting in list(self._waiting.items()):
             found = matches.get(request_id)
-            closing = (covered and waiting.candidate.end + CLOSE_GRACE < outcome.started_at) or (
+            closing = (covered and waiting.candidate.end + self.close_grace < outcome.started_at) or (
                 waiting.candidate.ts < now - OPEN_SECONDS)
             if found is not None:
                 line = replace(waiting.estimate, points=found.points, kind=found.kind, query_ids=found.query_ids, at=now)
@@ -463,7 +465,8 @@ class PointsService:
                 del self._waiting[request_id]
                 if found is not None:
                     for query_id in found.query_ids:
-                        self._pool.pop(query_id, None)
+                        entry = self._pool.pop(query_id, None)
+                        self._consumed[query_id] = entry.time if entry else now
                     if found.kind is PointsKind.EXACT:
                         self.prices.learn(waiting.candidate.bot, found.points, waiting.input_tokens,
                                           waiting.output_tokens)
@@ -473,6 +476,12 @@ class PointsService:
             del self._pool[query_id]
         while len(self._pool) > MAX_POOL:
             del self._pool[next(iter(self._pool))]
+        # The history is read again `overlap` seconds back: remember what was given away that long.
+        forget = now - self.sync.overlap - LONGEST_REQUEST
+        for query_id in [q for q, when in self._consumed.items() if when < forget]:
+            del self._consumed[query_id]
+        while len(self._consumed) > MAX_POOL:
+            del self._consumed[next(iter(self._consumed))]
         return len(lines)
 
     # --- readers --------------------------------------------------------------------------------
@@ -594,6 +603,8 @@ class PointsService:
         if self.role is Role.READER:
             self._maybe_promote()
             self._refresh()
+        elif self._log is not None:
+            await asyncio.to_thread(self.follow_log)  # other workers' requests, and ours if not handed over
         if self.poll_due(has_traffic):
             await self.apoll_once(client)
         if self._summary_due():
@@ -626,6 +637,8 @@ class PointsService:
                         if self.role is Role.READER:
                             self._maybe_promote()
                             self._refresh()
+                        else:
+                            self.follow_log()
                         if self.poll_due(has_traffic):
                             self.poll_once(client)
                         if self._summary_due():
