@@ -55,6 +55,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _install_statusline(config, path: Path, *, force: bool) -> None:
+    import json
+
     from claude_poe_tui.claude_code.wiring import statusline_command, write_settings_statusline
     from claude_poe_tui.paths import StatePaths
 
@@ -63,5 +65,5 @@ def _install_statusline(config, path: Path, *, force: bool) -> None:
     if update.installed:
         print(f"  set  statusLine: {command}" + ("  (replaced yours)" if update.previous and force else ""))
     else:
-        print(f"  kept statusLine: yours ({update.previous.get('command') if isinstance(update.previous, dict) else update.previous!r}); "
-              "--statusline --force replaces it")
+        previous = update.previous.get("command") if isinstance(update.previous, dict) else None
+        print(f"  kept statusLine: yours ({previous or json.dumps(update.previous)}); --statusline --force replaces it")
