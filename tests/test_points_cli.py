@@ -104,9 +104,15 @@ def test_statusline_composes_what_the_summary_says() -> None:
         "sessions": {"s": {"points": 4321.0, "estimated_requests": 0, "last_bot": "GPT-5"}},
         "models": {"gpt-5": "GPT-5"},
     }
-    records = [{"session": "s", "poe_model": "GPT-5", "status": 200, "latency_ms": ms} for ms in (900, 100, 500)]
+    records = [{"session": "s", "model": "gpt-5", "poe_model": "GPT-5", "status": 200, "latency_ms": ms}
+               for ms in (900, 100, 500)]
+    # The session's latest request went to its background model (haiku -> GPT-4o): the main one shows.
+    records.insert(0, {"session": "s", "model": "haiku", "poe_model": "GPT-4o", "status": 200, "latency_ms": 5})
     line = compose({"session_id": "s", "model": {"id": "gpt-5"}}, summary, records)
     assert line == "GPT-5 · session 4,321 pts · balance ~120,000 ⚠ · p50 500 ms"
+    # A fallback answered this session's model: the bot that answered shows, not the mapping's.
+    records.insert(0, {"session": "s", "model": "gpt-5", "poe_model": "Gemini-2.5-Pro", "status": 200, "latency_ms": 7})
+    assert compose({"session_id": "s", "model": {"id": "gpt-5"}}, summary, records).startswith("Gemini-2.5-Pro · ")
     assert compose({}, None, []) == "? (no Poe bot yet)"
     assert "balance 295.9M" in compose({}, {"balance": {"points": 295_932_027}}, [])
 

@@ -127,11 +127,13 @@ def compose(stdin: dict, summary: dict | None, records: list[dict]) -> str:
     totals = (summary.get("sessions") or {}).get(session) if session else None
     totals = totals if isinstance(totals, dict) else None
 
-    # The bot: what last answered this session, else what the mapping says.
-    bot = next((r.get("poe_model") for r in records if session and r.get("session") == session and r.get("poe_model")), None)
-    bot = bot or (totals or {}).get("last_bot") or (summary.get("models") or {}).get(name)
-    if not bot:
-        bot = next((r.get("poe_model") for r in records if r.get("model") == name and r.get("poe_model")), None)
+    # The bot answering the session's model: what last answered it in this session (a fallback
+    # shows), else what the mapping says, else what last answered that model at all.
+    bot = next((r.get("poe_model") for r in records
+                if session and r.get("session") == session and r.get("model") == name and r.get("poe_model")), None)
+    bot = bot or (summary.get("models") or {}).get(name)
+    bot = bot or next((r.get("poe_model") for r in records if r.get("model") == name and r.get("poe_model")), None)
+    bot = bot or (totals or {}).get("last_bot")
     parts = [bot or f"{model.get('display_name') or name or '?'} (no Poe bot yet)"]
 
     budget = summary.get("budget") or {}

@@ -185,6 +185,7 @@ class PointsService:
         self._last_refresh = 0.0
         self._last_promote = 0.0
         self.polls: list[PollReport] = []  # the last few, newest last
+        self._live_cache: tuple[tuple, tuple[float | None, bool]] | None = None
         self._stop_event: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
         self._thread: threading.Thread | None = None
@@ -327,7 +328,7 @@ class PointsService:
             now = self.clock()
             totals = self.ledger.session(session)
             today = self.ledger.day(day_of(now))
-            live, live_estimated = self._live_balance()
+            live, live_estimated = self._live_balance() if limits.min_balance is not None else (None, False)
             return check_budgets(
                 limits,
                 session_points=totals.points if totals else (0.0 if session else None),
@@ -340,10 +341,13 @@ class PointsService:
         """Poe's balance less what requests spent since Poe said it (those are not in it yet)."""
         if self.balance is None or self.balance_at is None:
             return None, False
+        key = (id(self.ledger), self.ledger.lines_applied, self.balance, self.balance_at)
+        if self._live_cache is not None and self._live_cache[0] == key:
+            return self._live_cache[1]
         spent = self.ledger.spent_since(self.balance_at)
-        if spent is None:
-            return float(self.balance), True
-        return self.balance - spent, spent > 0
+        value = (float(self.balance), True) if spent is None else (self.balance - spent, spent > 0)
+        self._live_cache = (key, value)
+        return value
 
     # --- polling --------------------------------------------------------------------------------
 
