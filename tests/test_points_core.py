@@ -22,7 +22,7 @@ from claude_poe_tui.points.history import (
     parse_entry,
 )
 from claude_poe_tui.points.ledger import Ledger, PointsStore, StoreTail, day_of
-from claude_poe_tui.points.matching import Candidate, match
+from claude_poe_tui.points.matching import Candidate, Offsets, match
 from claude_poe_tui.points.model import PointsKind, PointsLine
 from claude_poe_tui.points.pricing import DEFAULT_POINTS_PER_USD, PriceTable, BotPrice
 
@@ -178,9 +178,23 @@ def test_matching_by_bot_and_time() -> None:
     assert found["alone"].kind is PointsKind.EXACT and found["alone"].points == 6554
     assert (found["one"].kind, found["one"].query_ids) == (PointsKind.EXACT, ("q2",))
     assert (found["then-two"].kind, found["then-two"].query_ids) == (PointsKind.EXACT, ("q3",))
-    # Before the second request is recorded (still in flight), the first still gets its own entry.
-    early = match([candidate("one", "GPT-5", t, 3)], [entry("q2", "GPT-5", t + 0.1, 40), entry("q3", "GPT-5", t + 3.6, 41)])
+    # Before the second request is recorded (still in flight), the first could have either entry: its
+    # nearest, but ambiguous.
+    pair = [entry("q2", "GPT-5", t + 0.1, 40), entry("q3", "GPT-5", t + 3.6, 41)]
+    early = match([candidate("one", "GPT-5", t, 3)], pair)
+    assert (early["one"].kind, early["one"].query_ids) == (PointsKind.AMBIGUOUS, ("q2",))
+    # Once exact matches have shown where Poe stamps its entries (here: 0.05-0.15 s after the request
+    # arrived), the window narrows: the in-flight case and the concurrent subagents are exact.
+    offsets = Offsets()
+    for i in range(12):
+        offsets.add(candidate(f"x{i}", "GPT-5", 1000.0 + i * 60, 5 + i), 1000.0 + i * 60 + 0.05 + (i % 3) * 0.05)
+    window = offsets.window()
+    assert window.anchor == "start" and -0.5 < window.low < 0.05 and 0.15 < window.high < 0.6
+    early = match([candidate("one", "GPT-5", t, 3)], pair, window)
     assert (early["one"].kind, early["one"].query_ids) == (PointsKind.EXACT, ("q2",))
+    narrow = match(records, entries, window)
+    assert narrow["sub-a"].kind is narrow["sub-b"].kind is PointsKind.EXACT
+    assert (narrow["sub-a"].points, narrow["sub-b"].points) == (56, 57)
     assert found["sub-a"].kind is found["sub-b"].kind is PointsKind.AMBIGUOUS
     assert (found["sub-a"].points, found["sub-b"].points) == (56, 57)  # nearest in time
     assert found["served"].kind is PointsKind.EXACT and "refused" not in found

@@ -191,15 +191,17 @@ class HistorySync:
     def poll(self, since: float) -> Generator[PageRequest, Any, SyncOutcome]:
         """Read what is new, then what earlier polls left unread.
 
-        ``since``: how far back to read when nothing has been read yet (the oldest request still
-        waiting for its points); afterwards the watermark decides.
+        ``since``: how far back the history matters (the oldest request still waiting for its
+        points). The first poll reads back to it; later ones read what is new, then again back to it
+        (at most ``overlap`` seconds before the newest entry seen) for entries Poe wrote late.
         """
         now = self.clock()
         outcome = SyncOutcome(started_at=now)
         budget = self._budget()
         horizon = now - HISTORY_KEPT_SECONDS
         self.gaps = [g for g in self.gaps if g.until > horizon]
-        stop = max(horizon, (self.watermark - self.overlap) if self.watermark is not None else since)
+        # Read again back to the oldest request still waiting (entries Poe wrote late), at most `overlap`.
+        stop = max(horizon, since, self.watermark - self.overlap) if self.watermark is not None else max(horizon, since)
 
         def ask(request: PageRequest):
             nonlocal budget

@@ -42,7 +42,7 @@ from claude_poe_tui.points.budget import BudgetLimits, BudgetRefusal, balance_al
 from claude_poe_tui.points.files import PointsFiles
 from claude_poe_tui.points.history import FetchFailed, HistoryEntry, HistorySync, SyncOutcome, adrive, drive
 from claude_poe_tui.points.ledger import OPEN_SECONDS, Ledger, PointsStore, StoreTail, day_of
-from claude_poe_tui.points.matching import SLACK_BEFORE, Candidate, match
+from claude_poe_tui.points.matching import SLACK_BEFORE, Candidate, Offsets, match
 from claude_poe_tui.points.model import PointsKind, PointsLine
 from claude_poe_tui.points.pricing import PriceTable
 from claude_poe_tui.points.summary import MAX_SESSIONS, VERSION, read_summary, write_summary
@@ -166,6 +166,8 @@ class PointsService:
         self._waiting: dict[str, _Waiting] = {}
         self._pool: dict[str, HistoryEntry] = {}
         self._consumed: dict[str, float] = {}  # query id -> its time: given to a settled request, never again
+        self.offsets = Offsets()  # where Poe's entries fall around our requests: narrows the matching window
+        self._unwritten: list[PointsLine] = []  # estimates waiting for the next append (one write a tick)
         self._log = None  # a LogFollower on the request log (writer)
         self._tail: StoreTail | None = None  # the store followed (reader)
         self._local: dict[str, PointsLine] = {}  # a reader's own estimates, until the writer's lines arrive
@@ -311,7 +313,7 @@ class PointsService:
         if known is not None and not known.estimated:
             return  # the history has already said
         if known is None:
-            self.store.append([estimate])
+            self._unwritten.append(estimate)  # written with the next tick's append, off the request path
             self.ledger.apply(estimate)
         if record.ts >= now - OPEN_SECONDS:
             self._waiting[record.id] = _Waiting(Candidate(record.id, bot, record.ts, end, ok),
@@ -366,19 +368,26 @@ class PointsService:
         return False
 
     def _since(self) -> float:
-        now = self.clock()
-        oldest = min((w.candidate.ts for w in self._waiting.values()), default=now - LONGEST_REQUEST)
+        """How far back the history matters: to the oldest request still waiting for its points."""
+        oldest = min((w.candidate.ts for w in self._waiting.values()), default=self.clock())
         return oldest - SLACK_BEFORE
 
     def follow_log(self) -> int:
-        """Take the request log's new records (the writer; other workers' requests arrive this way)."""
+        """Take the request log's new records (the writer; other workers' requests arrive this way),
+        and write the estimates taken since the last call."""
         if self._log is None:
             return 0
         with self._lock:
             records = self._log.read(limit=20_000)
             for record in records:
                 self._take(record)
+            self._flush()
             return len(records)
+
+    def _flush(self) -> None:
+        if self._unwritten:
+            lines, self._unwritten = self._unwritten, []
+            self.store.append(lines)
 
     def poll_once(self, client: Any) -> PollReport:
         """One poll with a blocking ``httpx.Client`` (a thread)."""
@@ -447,7 +456,7 @@ class PointsService:
 
     def _settle(self, now: float, outcome: SyncOutcome) -> int:
         """Match the waiting requests to the history read so far; close those it is known to cover."""
-        matches = match([w.candidate for w in self._waiting.values()], self._pool.values())
+        matches = match([w.candidate for w in self._waiting.values()], self._pool.values(), self.offsets.window())
         covered = outcome.error is None and outcome.complete and outcome.malformed == 0
         lines: list[PointsLine] = []
         for request_id, waiting in list(self._waiting.items()):
@@ -474,6 +483,8 @@ class PointsService:
                     if found.kind is PointsKind.EXACT:
                         self.prices.learn(waiting.candidate.bot, found.points, waiting.input_tokens,
                                           waiting.output_tokens)
+                        self.offsets.add(waiting.candidate, found.entry_time)
+        self._flush()
         self.store.append(lines)
         keep_from = min([now - LONGEST_REQUEST, *(w.candidate.ts for w in self._waiting.values())]) - SLACK_BEFORE
         for query_id in [q for q, e in self._pool.items() if e.time < keep_from]:
@@ -551,6 +562,8 @@ class PointsService:
     def write_summary(self) -> None:
         if self.role is not Role.WRITER:
             return
+        with self._lock:
+            self._flush()
         data = self.summary()
         self._dirty = False
         self._last_write = self.clock()
