@@ -97,6 +97,22 @@ def test_history_keeps_a_gap_when_a_poll_cannot_finish() -> None:
     assert polls == 4 and len(poe.requests) == 1 + 4 * 2  # a page a poll for what is new, one for the gap
 
 
+def test_history_reads_what_is_new_even_when_the_last_entry_seen_is_old() -> None:
+    now = time.time()
+    clock = [now]
+    poe = FakeHistory()
+    for _ in range(150):  # yesterday, all with the same time
+        poe.add("GPT-5", 40, now - 86400, usage_type="Chat")
+    sync = HistorySync(overlap=300, max_pages=10, clock=lambda: clock[0])
+    assert drive(sync.poll(since=now), poe).complete  # nothing waits: the newest page is enough
+    assert sync.watermark == pytest.approx(now - 86400)
+    fresh = {poe.add("GPT-4o", 13, now + i) for i in range(10)}
+    clock[0] = now + 20
+    outcome = drive(sync.poll(since=now + 0.5), poe)  # a request of a moment ago waits for its points
+    assert fresh <= {e.query_id for e in outcome.entries} and outcome.complete
+    assert sync.watermark == pytest.approx(now + 9) and outcome.pages == 1
+
+
 def test_history_failures_leave_nothing_skipped() -> None:
     now = time.time()
     clock = [now]

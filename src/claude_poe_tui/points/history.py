@@ -238,8 +238,8 @@ class HistorySync:
                 top = max(entry.time for entry in page.entries)
                 newest = top if newest is None else max(newest, top)
             end_of_history = not page.has_more or page.last_query_id is None
-            reached = reached or end_of_history or (page.oldest is not None and page.oldest < owed)
-            if end_of_history or (page.oldest is not None and page.oldest < stop):
+            reached = reached or end_of_history or (page.oldest is not None and page.oldest <= owed)
+            if end_of_history or (reached and page.oldest is not None and page.oldest < stop):
                 break
             after = page.last_query_id
         if not reached and after is not None:
