@@ -114,6 +114,7 @@ def test_statusline_composes_what_the_summary_says() -> None:
     records.insert(0, {"session": "s", "model": "gpt-5", "poe_model": "Gemini-2.5-Pro", "status": 200, "latency_ms": 7})
     assert compose({"session_id": "s", "model": {"id": "gpt-5"}}, summary, records).startswith("Gemini-2.5-Pro · ")
     assert compose({}, None, []) == "? (no Poe bot yet)"
+    assert compose({"session_id": "s"}, None, []) == "? (no Poe bot yet) · session ? pts"  # nothing counted yet
     assert "balance 295.9M" in compose({}, {"balance": {"points": 295_932_027}}, [])
 
 

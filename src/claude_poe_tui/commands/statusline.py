@@ -144,7 +144,7 @@ def compose(stdin: dict, summary: dict | None, records: list[dict]) -> str:
         shown = f"{mark}{_points(figure)}" + (f"/{_points(float(limit))}" if limit else "")
         parts.append(f"session {shown} pts")
     elif session:
-        parts.append("session 0 pts")
+        parts.append("session 0 pts" if summary else "session ? pts")  # no summary: no proxy has counted yet
 
     balance = summary.get("balance") or {}
     live = balance.get("live") if balance.get("live") is not None else balance.get("points")

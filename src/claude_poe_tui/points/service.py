@@ -391,7 +391,7 @@ class PointsService:
 
     def poll_once(self, client: Any) -> PollReport:
         """One poll with a blocking ``httpx.Client`` (a thread)."""
-        cpu = time.process_time()
+        cpu = time.thread_time()
         self.follow_log()
         with self._lock:
             since = self._since()
@@ -400,11 +400,12 @@ class PointsService:
         self.sync.note_request()
         outcome = drive(self.sync.poll(since), lambda request: self.api.history_page(client, request))
         report = self._apply_poll(balance, outcome)
-        report.cpu_seconds = time.process_time() - cpu
+        report.cpu_seconds = time.thread_time() - cpu
         return report
 
     async def apoll_once(self, client: Any) -> PollReport:
-        """One poll with an ``httpx.AsyncClient`` (the event loop); file work goes to a thread."""
+        """One poll with an ``httpx.AsyncClient`` (the event loop); file work goes to a thread.
+        (Its ``cpu_seconds`` is the whole process's CPU during the poll.)"""
         cpu = time.process_time()
         await asyncio.to_thread(self.follow_log)
         with self._lock:
