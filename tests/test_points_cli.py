@@ -151,7 +151,9 @@ def test_statusline_costs_little_more_than_starting_python(tmp_path: Path) -> No
     anchor = _median_ms([sys.executable, "-c", "import json, sys; sys.stdout.write(json.dumps(json.load(sys.stdin)))"],
                         cc_input("s-1"))
     ours = _median_ms([str(SCRIPT), "statusline", "--log", str(log)], cc_input("s-1"))
-    assert ours < anchor + 25, (ours, anchor)  # the benchmark reports the figures; 50 ms is the target
+    # The benchmark reports the figures (50 ms is the target); here only the order of magnitude, so a
+    # busy machine does not fail it: going through argparse and the config model would cost ~4x.
+    assert ours < 2 * anchor + 10, (ours, anchor)
 
 
 @pytest.fixture
