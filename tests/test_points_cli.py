@@ -84,7 +84,9 @@ def test_statusline_shows_bot_session_points_balance_and_p50(tmp_path: Path) -> 
     now = time.time()
     write_log(log, [record("s-1", ts=now - 30 + i, latency_ms=ms) for i, ms in enumerate((800, 1200, 2600))]
               + [record("s-2", ts=now - 5, model="claude-haiku-4-5", bot="GPT-4o", latency_ms=300)])
-    summary = settle(log, session_points=50_000)
+    summary = settle(log, session_points=50_000, daily_points=100_000)
+    daily = summary["budget_status"]["daily_points"]
+    assert daily["limit"] == 100_000 and daily["spent"] == summary["today"]["points"] and daily["estimated"]
     done = run_statusline(["--log", str(log)], cc_input("s-1"))
     assert done.returncode == 0 and done.stderr == ""
     points = summary["sessions"]["s-1"]["points"]

@@ -549,6 +549,7 @@ class PointsService:
                             "error": self.history_error, "malformed": self.history_malformed,
                             "complete": self.history_complete, "waiting": len(self._waiting)},
                 "budget": self.settings.budget.to_json(),
+                "budget_status": self._budget_status(now, live, live_estimated),
                 "burn_rate": {"points_per_hour": round(per_hour, 1), "estimated": hour_estimated},
                 "today": {"day": today_key, **self.ledger.day(today_key).to_json()},
                 "models_today": {m: t.to_json() for m, t in sorted(self.ledger.models.get(today_key, {}).items())},
@@ -559,6 +560,22 @@ class PointsService:
                 "rates": self.prices.rates_json(),
                 "requests_last_minute": self.sync.requests_last_minute(),
             }
+
+    def _budget_status(self, now: float, live: float | None, live_estimated: bool) -> dict[str, Any]:
+        """How close each budget is (the dashboard's gauges); per-session figures are in ``sessions``."""
+        limits = self.settings.budget
+        today = self.ledger.day(day_of(now))
+        status: dict[str, Any] = {}
+        if limits.daily_points is not None:
+            status["daily_points"] = {"limit": limits.daily_points, "spent": round(today.points, 1),
+                                      "share": round(today.points / limits.daily_points, 4),
+                                      "estimated": today.is_estimated}
+        if limits.min_balance is not None:
+            status["min_balance"] = {"limit": limits.min_balance, "balance": None if live is None else round(live, 1),
+                                     "estimated": live_estimated}
+        if limits.session_points is not None:
+            status["session_points"] = {"limit": limits.session_points}
+        return status
 
     def write_summary(self) -> None:
         if self.role is not Role.WRITER:

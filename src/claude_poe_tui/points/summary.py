@@ -13,6 +13,7 @@ Shape (``version`` 1)::
      "balance": {"points": 987654, "at": 1733000000.0, "live": 987000.5, "error": null},
      "history": {"ok": true, "at": ..., "error": null, "malformed": 0, "complete": true},
      "budget": {"session_points": 50000, "daily_points": null, "min_balance": 10000},
+     "budget_status": {"min_balance": {"limit": 10000, "balance": 987000.5, "estimated": true}, ...},
      "burn_rate": {"points_per_hour": 1234.5, "estimated": false},
      "today": {"day": "2026-11-30", "points": ..., "estimated_points": ..., ...},
      "sessions": {"<session id>": {"points": ..., "estimated_points": ..., "last_bot": ..., ...}},
