@@ -129,6 +129,8 @@ class _Waiting:
     input_tokens: int | None
     output_tokens: int | None
     estimate: PointsLine
+    placed: bool = False
+    """Its exact match has taught the offsets where Poe stamps entries (once per request)."""
 
 
 @dataclass
@@ -466,6 +468,9 @@ class PointsService:
                 waiting.candidate.ts < now - OPEN_SECONDS)
             if found is not None:
                 line = replace(waiting.estimate, points=found.points, kind=found.kind, query_ids=found.query_ids, at=now)
+                if found.kind is PointsKind.EXACT and not waiting.placed:
+                    waiting.placed = True
+                    self.offsets.add(waiting.candidate, found.entry_time)  # narrows the window from the next poll
             elif closing and covered and not waiting.candidate.ok:
                 line = replace(waiting.estimate, points=0.0, kind=PointsKind.EXACT, at=now)  # refused: nothing charged
             else:
@@ -484,7 +489,6 @@ class PointsService:
                     if found.kind is PointsKind.EXACT:
                         self.prices.learn(waiting.candidate.bot, found.points, waiting.input_tokens,
                                           waiting.output_tokens)
-                        self.offsets.add(waiting.candidate, found.entry_time)
         self._flush()
         self.store.append(lines)
         keep_from = min([now - LONGEST_REQUEST, *(w.candidate.ts for w in self._waiting.values())]) - SLACK_BEFORE
