@@ -75,13 +75,27 @@ class PoeStandin:
         return f"{self.url}/v1"
 
     def fault(self, status: int = 200, *, count: int = 1, message: str = "", retry_after: str | None = None,
-              delay: float = 0.0, kind: str = "", after: int = 1) -> None:
-        """Queue a failure (``status``), or a broken answer (``kind``: reset, cut, badjson, early_end, stall)."""
+              delay: float = 0.0, kind: str = "", after: int = 1, path: str | None = None,
+              body: str | None = None) -> None:
+        """Queue a failure (``status``), or a broken answer (``kind``: reset, cut, badjson, early_end,
+        stall); ``path`` limits it to one endpoint (``/usage/points_history``), ``body`` is a raw answer."""
         spec: dict[str, Any] = {"status": status, "count": count, "message": message, "delay": delay,
                                 "kind": kind, "after": after}
         if retry_after is not None:
             spec["retry_after"] = retry_after
+        if path is not None:
+            spec["path"] = path
+        if body is not None:
+            spec["body"] = body
         httpx.post(f"{self.url}/_standin/faults", json=spec).raise_for_status()
+
+    def spend(self, bot: str, points: int, *, usage_type: str = "API", when: float | None = None,
+              count: int = 1) -> None:
+        """Entries in the points history as if spent elsewhere (``when``: Unix seconds)."""
+        spec: dict[str, Any] = {"bot": bot, "points": points, "usage_type": usage_type, "count": count}
+        if when is not None:
+            spec["creation_time"] = int(when * 1_000_000)
+        httpx.post(f"{self.url}/_standin/spend", json=spec).raise_for_status()
 
     def requests(self) -> list[dict[str, Any]]:
         return httpx.get(f"{self.url}/_standin/requests").json()

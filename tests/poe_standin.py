@@ -45,6 +45,12 @@ Test control, not part of Poe's API:
   ``after`` events nothing for ``delay`` seconds).
 * ``--fault-rate 0.05`` gives each request that chance of a random fault of every kind (soaks);
   ``GET /_standin/served`` counts the requests received per path since start.
+  With ``"path": "/usage/points_history"`` (or ``/usage/current_balance``) the fault applies to that
+  endpoint only (faults without a path apply to the model endpoints only); ``"body": "..."`` with
+  status 200 answers that text instead (a malformed answer).
+* ``POST /_standin/spend`` adds entries to the points history as if queries had been made
+  elsewhere: ``{"bot": "GPT-4o", "points": 120, "usage_type": "Chat", "creation_time": <µs>,
+  "count": 1}`` (all optional but ``bot``); the balance goes down by the points.
 * ``GET /_standin/requests`` lists the requests received (method, path, headers, JSON body);
   ``DELETE /_standin/requests`` clears it.
 * ``POST /_standin/models_delay`` ``{"seconds": 8}``: ``GET /v1/models`` answers that much later (a slow Poe).
@@ -163,6 +169,8 @@ class Fault:
     delay: float = 0.0
     kind: str = ""
     after: int = 1
+    path: str | None = None
+    body: str | None = None
 
 
 # The faults a soak draws from, one of each kind (statuses Poe documents, and broken answers).
@@ -230,15 +238,19 @@ class StandinState:
     fault_random: Any = None
     served: collections.Counter = field(default_factory=collections.Counter)  # requests per path, ever
 
-    def take_fault(self) -> Fault | None:
-        if not self.faults:
-            if self.fault_rate and self.fault_random.random() < self.fault_rate:
+    def take_fault(self, path: str | None = None) -> Fault | None:
+        """The first queued fault for ``path`` (``None``: the model endpoints); else, on the model
+        endpoints, a random one at ``fault_rate`` (soaks)."""
+        for fault in self.faults:
+            if fault.path == path:
+                break
+        else:
+            if path is None and self.fault_rate and self.fault_random.random() < self.fault_rate:
                 return self.fault_random.choice(RANDOM_FAULTS)()
             return None
-        fault = self.faults[0]
         fault.count -= 1
         if fault.count <= 0:
-            self.faults.popleft()
+            self.faults.remove(fault)
         return fault
 
 
@@ -432,17 +444,29 @@ def create_app(state: StandinState) -> Starlette:
             return StreamingResponse(half(), media_type="application/json", headers={"content-length": str(len(raw))})
         return JSONResponse(payload)
 
-    def spend(bot: str, points: int) -> None:
+    def spend(bot: str, points: int, usage_type: str = "API", creation_time: int | None = None) -> None:
         state.balance -= points
         state.spent.append(
             {
-                "creation_time": int(time.time() * 1_000_000),
+                "creation_time": creation_time or int(time.time() * 1_000_000),
                 "bot_name": bot,
                 "query_id": uuid.uuid4().hex,
-                "usage_type": "API",
+                "usage_type": usage_type,
                 "cost_points": points,
             }
         )
+
+    async def usage_fault(path: str) -> Response | None:
+        fault = state.take_fault(path)
+        if fault is None:
+            return None
+        if fault.delay:
+            await asyncio.sleep(fault.delay)
+        if fault.body is not None:
+            return Response(fault.body, status_code=fault.status, media_type="application/json")
+        if fault.status == 200:
+            return None
+        return poe_error(fault.status, fault.message or f"Injected failure {fault.status}", fault.retry_after)
 
     # -- OpenAI chat completions --
 
@@ -659,14 +683,21 @@ def create_app(state: StandinState) -> Starlette:
         await record(request, None)
         if bearer_or_api_key(request) not in state.keys:
             return poe_error(401, "Invalid API key")
+        failure = await usage_fault("/usage/current_balance")
+        if failure is not None:
+            return failure
         return JSONResponse({"current_point_balance": state.balance})
 
     async def points_history(request: Request) -> Response:
         await record(request, None)
         if bearer_or_api_key(request) not in state.keys:
             return poe_error(401, "Invalid API key")
+        failure = await usage_fault("/usage/points_history")
+        if failure is not None:
+            return failure
         limit = min(int(request.query_params.get("limit", "20")), 100)
-        entries = list(reversed(state.spent))
+        # Newest first by creation time, as Poe documents (entries added with an older time sort in).
+        entries = sorted(reversed(state.spent), key=lambda e: e["creation_time"], reverse=True)
         after = request.query_params.get("starting_after")
         if after:
             ids = [e["query_id"] for e in entries]
@@ -681,12 +712,18 @@ def create_app(state: StandinState) -> Starlette:
         state.faults.append(Fault(status=int(spec.get("status", 500)), count=int(spec.get("count", 1)),
                                   message=spec.get("message", ""), retry_after=spec.get("retry_after"),
                                   delay=float(spec.get("delay", 0.0)), kind=str(spec.get("kind", "")),
-                                  after=int(spec.get("after", 1))))
+                                  after=int(spec.get("after", 1)), path=spec.get("path"), body=spec.get("body")))
         return JSONResponse({"queued": len(state.faults)})
 
     async def models_delay(request: Request) -> Response:
         state.models_delay = float((await request.json()).get("seconds", 0.0))
         return JSONResponse({"models_delay": state.models_delay})
+
+    async def spend_control(request: Request) -> Response:
+        spec = await request.json()
+        for _ in range(int(spec.get("count", 1))):
+            spend(spec["bot"], int(spec.get("points", 100)), spec.get("usage_type", "API"), spec.get("creation_time"))
+        return JSONResponse({"entries": len(state.spent), "balance": state.balance})
 
     async def requests_log(request: Request) -> Response:
         if request.method == "DELETE":
@@ -724,6 +761,7 @@ def create_app(state: StandinState) -> Starlette:
             Route("/usage/points_history", points_history, methods=["GET"]),
             Route("/_standin/faults", faults, methods=["POST"]),
             Route("/_standin/models_delay", models_delay, methods=["POST"]),
+            Route("/_standin/spend", spend_control, methods=["POST"]),
             Route("/_standin/requests", requests_log, methods=["GET", "DELETE"]),
             Route("/_standin/served", served, methods=["GET"]),
             Route("/v1/{rest:path}", unknown_v1, methods=["GET", "POST"]),

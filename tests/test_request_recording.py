@@ -180,7 +180,7 @@ def test_stats_command_summarises_the_log(recorded: RunningProxy) -> None:
     records = read_records(recorded.request_log)
     result = cli("stats", "--config", str(recorded.config_path), "--json", env=cli_env(recorded))
     assert result.returncode == 0, result.stderr
-    summary = json.loads(result.stdout)
+    summary = json.loads(result.stdout)["models"]
     for model in (CLAUDE_ROUTE, CHAT_ROUTE):
         mine = [r for r in records if r["model"] == model]
         figures = summary[model]

@@ -2,17 +2,14 @@
 
 Each command's module is imported only when that command runs, so ``--help`` and the light
 commands start in a fraction of a second and nothing here imports Textual or LiteLLM.
+``statusline`` runs on every Claude Code status refresh: it skips argparse altogether (this module
+imports only ``sys`` at the top for it).
 """
 
 from __future__ import annotations
 
-import argparse
-import importlib
 import sys
 from collections.abc import Sequence
-
-from claude_poe_tui import __version__
-from claude_poe_tui.errors import UserError
 
 # command -> (module under claude_poe_tui.commands, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -28,10 +25,15 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "stats": ("stats", "per-model requests, errors and latency percentiles from the request log"),
     "logs": ("logs", "the request log, readable or JSON; -f follows it live"),
     "locate": ("locate", "where the config, the state and the logs live"),
+    "statusline": ("statusline", "one line for Claude Code's status bar: bot, session points, balance, p50"),
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser():
+    import argparse
+
+    from claude_poe_tui import __version__
+
     parser = argparse.ArgumentParser(
         prog="claude-poe-tui",
         description="Claude Code on Poe: a dashboard over an embedded LiteLLM proxy. "
@@ -49,11 +51,34 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _command_module(module_name: str):
+    import importlib
+
     return importlib.import_module(f"claude_poe_tui.commands.{module_name}")
+
+
+def _statusline_at(argv: list[str]) -> tuple[int, str | None] | None:
+    """Where ``statusline`` is, when only ``--config PATH`` comes before it, and that path."""
+    index, config = 0, None
+    while index < len(argv):
+        if argv[index] == "statusline":
+            return index, config
+        if argv[index] == "--config" and index + 1 < len(argv):
+            config, index = argv[index + 1], index + 2
+        elif argv[index].startswith("--config="):
+            config, index = argv[index].split("=", 1)[1], index + 1
+        else:
+            return None
+    return None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    statusline = _statusline_at(argv)
+    if statusline is not None and not {"-h", "--help"} & set(argv):
+        from claude_poe_tui.commands import statusline as statusline_command
+
+        at, config = statusline
+        return statusline_command.main(argv[at + 1:], config=config)
     # `claude` passes everything after it to Claude Code untouched.
     if "claude" in argv:
         at = argv.index("claude")
@@ -73,6 +98,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(action) -> int:
+    from claude_poe_tui.errors import UserError
+
     try:
         result = action()
     except UserError as exc:

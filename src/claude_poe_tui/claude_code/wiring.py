@@ -264,6 +264,53 @@ def write_settings_env(path: Path, env: Mapping[str, str]) -> SettingsUpdate:
     )
 
 
+# --- the status line --------------------------------------------------------------------------
+
+STATUS_LINE = "statusLine"
+
+
+def statusline_command(request_log: Path, program: str | None = None) -> str:
+    """What Claude Code runs for its status line: our ``statusline`` with the request log's path.
+
+    The program is the ``claude-poe-tui`` beside the running Python (a venv's), else the one on
+    PATH, else ``python -m claude_poe_tui`` (slower to start).
+    """
+    import shlex
+    import sys
+
+    if program is None:
+        beside = Path(sys.executable).parent / ("claude-poe-tui.exe" if os.name == "nt" else "claude-poe-tui")
+        found = str(beside) if beside.is_file() else shutil.which("claude-poe-tui")
+        program = shlex.quote(found) if found else f"{shlex.quote(sys.executable)} -m claude_poe_tui"
+    return f"{program} statusline --log {shlex.quote(str(request_log))}"
+
+
+def is_our_statusline(value: Any) -> bool:
+    command = value.get("command") if isinstance(value, dict) else None
+    return isinstance(command, str) and "claude" in command and "poe" in command and " statusline" in command
+
+
+@dataclass(frozen=True)
+class StatusLineUpdate:
+    path: Path
+    installed: bool
+    """False when the file already had a status line of its own, kept (no ``force``)."""
+    previous: Any = None
+    """The ``statusLine`` the file had before."""
+
+
+def write_settings_statusline(path: Path, command: str, *, force: bool = False) -> StatusLineUpdate:
+    """Set ``"statusLine": {"type": "command", "command": command}``, keeping another one unless ``force``."""
+    data = read_settings(path)
+    previous = data.get(STATUS_LINE)
+    if previous is not None and not force and not is_our_statusline(previous):
+        return StatusLineUpdate(path, installed=False, previous=previous)
+    merged = dict(data)
+    merged[STATUS_LINE] = {"type": "command", "command": command}
+    atomic_write_text(path, json.dumps(merged, indent=2, ensure_ascii=False) + "\n", mode=0o600)
+    return StatusLineUpdate(path, installed=True, previous=previous)
+
+
 # --- is Claude Code pointed here? ----------------------------------------------------------
 
 

@@ -17,6 +17,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--dir", metavar="DIR", help="the project folder (default: the current folder)")
     where.add_argument("--user", action="store_true", help="write ~/.claude/settings.json (all projects)")
+    parser.add_argument("--statusline", action="store_true",
+                        help="also show the Poe bot, session points, balance and latency in Claude Code's status line")
+    parser.add_argument("--force", action="store_true", help="with --statusline: replace a status line of your own")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -46,6 +49,25 @@ def run(args: argparse.Namespace) -> int:
     if update.seed_keys:
         print(f"  note: {', '.join(update.seed_keys)} in that file are not Claude Code settings (they do nothing); "
               "the \"env\" entries above replace them")
+    if args.statusline:
+        _install_statusline(config, path, force=args.force)
+    elif args.force:
+        raise UserError("--force only goes with --statusline")
     if not args.user:
         print("  note: the file holds the master key; keep it out of version control")
     return 0
+
+
+def _install_statusline(config, path: Path, *, force: bool) -> None:
+    import json
+
+    from claude_poe_tui.claude_code.wiring import statusline_command, write_settings_statusline
+    from claude_poe_tui.paths import StatePaths
+
+    command = statusline_command(StatePaths.default().request_log_for(config.log.path))
+    update = write_settings_statusline(path, command, force=force)
+    if update.installed:
+        print(f"  set  statusLine: {command}" + ("  (replaced yours)" if update.previous and force else ""))
+    else:
+        previous = update.previous.get("command") if isinstance(update.previous, dict) else None
+        print(f"  kept statusLine: yours ({previous or json.dumps(update.previous)}); --statusline --force replaces it")

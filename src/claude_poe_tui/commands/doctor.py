@@ -83,6 +83,8 @@ def run(args: argparse.Namespace) -> int:
     _check_pointed_here(report, config, keys, flag, directory)
 
     if accepted is not None:
+        _check_balance(report, config, accepted[1])
+    if accepted is not None:
         client, balance = accepted
         print()
         print(f"Points balance: {balance:,}")
@@ -141,6 +143,35 @@ def _check_poe_key(report: Report, config, keys: dict, flag: str):
         return None
     report.add(Check(True, f"Poe accepted the key: {balance:,} points left"))
     return client, balance
+
+
+def _check_balance(report: Report, config, balance: int) -> None:
+    """Low balance: under [budget] min_balance, or gone within a day at the last hour's rate."""
+    import time
+
+    from claude_poe_tui.paths import StatePaths
+    from claude_poe_tui.points.budget import AlertKind, balance_alerts, format_hours, hours_left
+    from claude_poe_tui.points.report import last_hour_rate
+
+    request_log = StatePaths.default().request_log_for(config.log.path)
+    rate, estimated = last_hour_rate(request_log, time.time())
+    minimum = config.budget.min_balance
+    alerts = {alert.kind: alert for alert in balance_alerts(balance, rate, minimum)}
+    where = f"[budget] min_balance in {config.path}"
+    if AlertKind.UNDER_MIN_BALANCE in alerts:
+        report.add(Check(False, f"balance: {alerts[AlertKind.UNDER_MIN_BALANCE].message}",
+                         f"add points at https://poe.com/settings, or lower {where}"))
+    if AlertKind.RUNS_OUT_SOON in alerts:
+        report.add(Check(None, f"balance: {alerts[AlertKind.RUNS_OUT_SOON].message}"
+                               + (" (partly estimated)" if estimated else ""),
+                         "add points at https://poe.com/settings, or cap spending with [budget] daily_points"))
+    if alerts:
+        return
+    left = hours_left(balance, rate)
+    pace = (f"at the last hour's rate ({rate:,.0f} points/h) it lasts {format_hours(left)}" if left is not None
+            else "no points spent through the proxy in the last hour")
+    floor = f", over min_balance {minimum:,.0f}" if minimum is not None else ""
+    report.add(Check(True, f"balance: {balance:,} points{floor}; {pace}"))
 
 
 def _check_bots(report: Report, config) -> None:

@@ -24,20 +24,43 @@ def run(args: argparse.Namespace) -> int:
         window = parse_duration(args.window)
     except ValueError as exc:
         raise UserError(f"--window: {exc}") from None
+    from claude_poe_tui.points.report import latest_lines, points_by_model, points_by_session, summary_for
+
     path = request_log_from_args(args)
     now = time.time()
     stats = RollingStats(window, clock=lambda: now)
     stats.feed(read_history(path, since=now - window), now)
     summary = stats.summary(now)
+    lines = latest_lines(path, now - window).values()
+    points = points_by_model(lines, window)
+    for model, figures in summary.items():
+        figures["points"] = points.get(model)
+    sessions = points_by_session(lines)
+    kept = summary_for(path) or {}
     if args.json:
-        print(json.dumps(summary, indent=2))
+        print(json.dumps({
+            "window": stats.window_label,
+            "models": summary,
+            "sessions": sessions,
+            "balance": kept.get("balance"),
+            "burn_rate": kept.get("burn_rate"),
+            "history": kept.get("history"),
+        }, indent=2))
         return 0
     if not summary:
         where = path if path.exists() else f"{path} (not written yet)"
         print(f"No requests in the last {stats.window_label}. Request log: {where}")
         return 0
     print(format_table(summary, stats.window_label))
+    if sessions:
+        print(format_sessions(sessions))
     return 0
+
+
+def _pts(figures: dict | None) -> str:
+    if not figures or figures.get("points") is None:
+        return "-"
+    return ("~" if figures.get("estimated") else "") + f"{figures['points']:,.0f}"
 
 
 def _ms(value: float | None) -> str:
@@ -45,14 +68,17 @@ def _ms(value: float | None) -> str:
 
 
 def format_table(summary: dict, window_label: str) -> str:
-    header = ("model", "Poe bot", "requests", "errors", "p50 ms", "p95 ms", "p99 ms", "ttft p50", "tok/s")
+    header = ("model", "Poe bot", "requests", "errors", "p50 ms", "p95 ms", "p99 ms", "ttft p50", "tok/s", "points",
+              "pts/req", "pts/h")
     rows = [header]
     for model, f in summary.items():
         tps = f.get("tokens_per_second")
+        points = f.get("points") or {}
         rows.append((
             model, f.get("poe_model") or "-", f"{f['requests']:,}", f"{f['errors']:,}",
             _ms(f["p50_ms"]), _ms(f["p95_ms"]), _ms(f["p99_ms"]), _ms(f["ttft_p50_ms"]),
-            "-" if tps is None else f"{tps:.1f}",
+            "-" if tps is None else f"{tps:.1f}", _pts(points),
+            _ms(points.get("points_per_request")), _ms(points.get("points_per_hour")),
         ))
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     lines = [f"Last {window_label}:"]
@@ -62,4 +88,15 @@ def format_table(summary: dict, window_label: str) -> str:
     errors = [(m, f["errors_by_type"]) for m, f in summary.items() if f["errors_by_type"]]
     for model, by_type in errors:
         lines.append(f"errors for {model}: " + ", ".join(f"{kind} {n}" for kind, n in by_type.items()))
+    return "\n".join(lines)
+
+
+def format_sessions(sessions: dict, limit: int = 10) -> str:
+    """The most recent Claude Code sessions of the window: requests, points, bots."""
+    lines = ["Sessions (most recent first; ~ partly estimated):"]
+    for session, f in list(sessions.items())[:limit]:
+        bots = ", ".join(f["bots"]) or "-"
+        lines.append(f"  {session[:36]:<36}  {f['requests']:>6,} requests  {_pts(f):>10} points  {bots}")
+    if len(sessions) > limit:
+        lines.append(f"  … and {len(sessions) - limit} more (--json lists them all)")
     return "\n".join(lines)
