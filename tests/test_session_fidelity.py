@@ -184,3 +184,34 @@ def test_the_subagent_that_asked_is_recorded(proxy: RunningProxy, poe_clean: Poe
     assert (record["session"], record["agent_id"], record["parent_agent_id"]) == ("s-42", "agent-7", "agent-1")
     upstream = [r for r in poe_clean.requests() if r["path"] == "/v1/messages"][-1]
     assert upstream["headers"]["x-claude-code-agent-id"] == "agent-7"
+
+
+@pytest.mark.proxy
+def test_a_session_over_its_points_budget_is_refused_with_an_error_claude_code_does_not_retry(
+    tmp_path: Path, poe: PoeStandin
+) -> None:
+    from claude_poe_tui.poe.catalog import parse_models_response, save_cache
+
+    state = tmp_path / "state"
+    state.mkdir()
+    # Poe's catalog, as `init` caches it: the gateway estimates each request's points from its prices.
+    entries = parse_models_response(httpx.get(f"{poe.base_url}/models").json())
+    save_cache(state / "poe-models.json", entries, source=poe.base_url)
+    running = start_proxy(tmp_path, poe, models=(("gpt-4o", "GPT-4o"),), extra="\n[budget]\nsession_points = 2\n")
+    try:
+        statuses = []
+        for _ in range(6):
+            response = post(running, {"model": "gpt-4o", "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]},
+                            headers={"x-claude-code-session-id": "session-over-budget"})
+            statuses.append(response.status_code)
+            if response.status_code != 200:
+                break
+        assert statuses[0] == 200 and statuses[-1] == 402, statuses
+        error = response.json()["error"]
+        assert error["type"] == "billing_error" and "session_points" in error["message"]
+        # Another session has its own budget.
+        other = post(running, {"model": "gpt-4o", "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]},
+                     headers={"x-claude-code-session-id": "another-session"})
+        assert other.status_code == 200
+    finally:
+        running.process.stop()

@@ -109,7 +109,13 @@ def main(argv: list[str] | None = None) -> int:
             backups=settings.request_log["backups"],
         ).start()
     engine = Engine(router_config, settings)
-    app = GatewayApp(engine, settings, writer, control_token=control_token)
+    points = None
+    if writer is not None and gateway_config.get("points"):
+        from claude_poe_tui.points.service import PointsService, PointsSettings
+
+        points_settings = PointsSettings.from_json(gateway_config["points"])
+        points = PointsService(points_settings, os.environ.get(points_settings.api_key_env))
+    app = GatewayApp(engine, settings, writer, control_token=control_token, points=points)
     print(f"claude-poe-tui: LiteLLM loaded in {time.perf_counter() - started:.1f} s", flush=True)
     chat_route = any(mapping.route == "chat" for mapping in settings.models.values())
 
@@ -118,6 +124,11 @@ def main(argv: list[str] | None = None) -> int:
             await super().startup(sockets=sockets)
             if self.started:
                 await engine.start()
+                if points is not None:
+                    from claude_poe_tui.points.service import traffic_since_last_call
+
+                    # Poe's history is polled only while requests flow.
+                    await points.astart(has_traffic=traffic_since_last_call(lambda: app.requests_served))
                 # Pay LiteLLM's first-request imports now, so no client's first request waits.
                 warm = time.perf_counter()
                 await asyncio.to_thread(litellm_seam.import_lazy_modules, chat_route)
@@ -131,6 +142,8 @@ def main(argv: list[str] | None = None) -> int:
                       f"{drain_seconds:g} s to finish", flush=True)
             await super().shutdown(sockets=sockets)
             await engine.close()
+            if points is not None:
+                await points.astop()
 
     listener = socket.socket(fileno=args.fd)
     loop = "asyncio"

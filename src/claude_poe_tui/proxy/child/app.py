@@ -147,8 +147,11 @@ class GatewayApp:
         log_writer: RequestLogWriter | None = None,
         *,
         control_token: str = "",
+        points: Any = None,
     ) -> None:
         self.engine = engine
+        self.points = points
+        """The points service (points/service.py): budgets before a request, points after it."""
         self.settings = settings
         self.log_writer = log_writer
         self._master_key = settings.master_key.encode("utf-8")
@@ -298,6 +301,8 @@ class GatewayApp:
         if mapping is None:
             await self._error(send, info, 404, self.settings.unknown_model_message(str(body.get("model"))), True)
             return None
+        if await self._over_budget(send, info, True):
+            return None
         too_long = await self._prompt_too_long(info, mapping, body)
         if too_long is not None:
             await self._error(send, info, 400, too_long, True)
@@ -327,6 +332,17 @@ class GatewayApp:
             return watch
         await self._stream(send, info, call, answer, watch)
         return watch
+
+    async def _over_budget(self, send: Send, info: RequestInfo, anthropic_shape: bool) -> bool:
+        """A request that would go over a ``[budget]`` is refused with an error Claude Code does not
+        retry (402 billing_error), naming the budget and how to raise it."""
+        if self.points is None:
+            return False
+        refusal = self.points.check(info.session)
+        if refusal is None:
+            return False
+        await self._error(send, info, refusal.status, refusal.message, anthropic_shape)
+        return True
 
     async def _prompt_too_long(self, info: RequestInfo, mapping: MappingInfo, body: dict[str, Any]) -> str | None:
         """Anthropic's own message when the prompt is beyond the bot's window, counted here, not by Poe.
@@ -515,6 +531,8 @@ class GatewayApp:
         if mapping is None:
             await self._error(send, info, 404, self.settings.unknown_model_message(str(body.get("model"))), False)
             return None
+        if await self._over_budget(send, info, False):
+            return None
         stream = bool(body.get("stream"))
         watch = ResponseWatch(info.started, streaming=stream)
         try:
@@ -667,5 +685,9 @@ class GatewayApp:
 
     def _record(self, info: RequestInfo, watch: ResponseWatch | None) -> None:
         """One record for the request log, handed to the writer thread (never written here)."""
-        if self.log_writer is not None:
-            self.log_writer.submit(build_record(info, watch))
+        if self.log_writer is None:
+            return
+        record = build_record(info, watch)
+        self.log_writer.submit(record)
+        if self.points is not None and record.path in ("/v1/messages", "/v1/chat/completions"):
+            self.points.on_record(record)

@@ -100,6 +100,11 @@ def compiled_payload(config: Config, state_paths: StatePaths, secrets: Secrets |
             poe_key_origin=f"[poe] api_key, from {secrets.poe_api_key_origin}",
             master_key_origin=f"[proxy] master_key, from {secrets.master_key_origin}",
         )
+    if gateway.get("request_log"):
+        # Points per request are joined to the request log: only with a log are they kept.
+        from claude_poe_tui.points.service import compile_points_settings
+
+        gateway["points"] = compile_points_settings(config, gateway["request_log"]["path"], catalog)
     return ReloadPayload(router=compile_router_config(config), gateway=gateway)
 
 
