@@ -1,0 +1,87 @@
+"""Which table columns fit a width, and how wide each is: columns have priorities.
+
+A table knows the width each column's content wants. When they do not all fit, columns first
+take their short titles, then shrinkable columns (a ``min_width``) give up width down to that
+minimum, and then the least useful columns go, lowest ``priority`` first, until the rest fit; any
+width left over goes back to the shrunk columns, most useful first. What is left out is the
+table's business to show elsewhere (the Models and Keys panes show the selected row in full).
+
+Plain Python (no Textual), so it is tested by itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    title: str
+    priority: int = 50
+    """Higher stays longer when the width runs out."""
+    short_title: str | None = None
+    """Used when the full titles do not all fit."""
+    min_width: int | None = None
+    """The column may shrink to this (its content then ends in …); None: never shrinks."""
+    max_width: int | None = None
+    """Never wider than this, whatever the content."""
+
+
+@dataclass(frozen=True)
+class FittedColumn:
+    column: Column
+    title: str
+    width: int
+
+    @property
+    def key(self) -> str:
+        return self.column.key
+
+
+def fit_columns(columns: Sequence[Column], content_widths: Mapping[str, int], available: int,
+                *, padding: int = 2) -> list[FittedColumn]:
+    """The columns to show at ``available`` cells, in their order, with widths.
+
+    ``content_widths``: the widest cell of each column (titles are measured here); ``padding``:
+    the cells each column takes besides its content (gaps, cell padding).
+    """
+    def natural(column: Column, title: str) -> int:
+        width = max(len(title), content_widths.get(column.key, 0))
+        return min(width, column.max_width) if column.max_width is not None else width
+
+    full = [(column, column.title, natural(column, column.title)) for column in columns]
+    if sum(width + padding for _, _, width in full) <= available:
+        return [FittedColumn(column, title, width) for column, title, width in full]
+
+    short = [(c, c.short_title or c.title, natural(c, c.short_title or c.title)) for c in columns]
+
+    def least(column: Column, width: int) -> int:
+        return min(width, column.min_width) if column.min_width is not None else width
+
+    shown = list(short)
+    while len(shown) > 1 and sum(least(c, w) + padding for c, _, w in shown) > available:
+        # The least useful goes; of equals, the one furthest right.
+        drop = min(range(len(shown)), key=lambda i: (shown[i][0].priority, -i))
+        shown.pop(drop)
+    widths = {c.key: least(c, w) for c, _, w in shown}
+    spare = available - sum(width + padding for width in widths.values())
+    for column, _, width in sorted(shown, key=lambda entry: -entry[0].priority):
+        if spare <= 0:
+            break
+        grow = min(width - widths[column.key], spare)
+        widths[column.key] += grow
+        spare -= grow
+    return [FittedColumn(column, title, widths[column.key]) for column, title, _ in shown]
+
+
+def cell_width(value: object) -> int:
+    """How many cells a table cell takes (a Rich Text or a string), as the screen counts them."""
+    plain = getattr(value, "plain", None)
+    text = plain if isinstance(plain, str) else str(value)
+    try:
+        from rich.cells import cell_len
+    except ImportError:  # pragma: no cover - rich comes with textual
+        return len(text)
+    return cell_len(text)
