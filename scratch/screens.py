@@ -17,12 +17,18 @@ class MP:
         import importlib; setattr(importlib.import_module(mod), attr, value)
 
 async def main():
-    gen = snap.snapshot_app.__wrapped__(MP())
+    gen = snap._snapshot_app(MP())
     make = next(gen)
     app = make()
     async with app.run_test(size=(W, H)) as pilot:
         await snap.settle(pilot)
         for k in keys:
+            if k == "OUTPUT":
+                from claude_poe_tui.ui.panes.output import OutputPane
+                pane = app.query_one(OutputPane); pane.grouper.clock = lambda: snap.NOW; pane.add_lines(snap.PROXY_OUTPUT); continue
+            if k == "CRASH":
+                from claude_poe_tui.ui.screens.crash import CrashScreen
+                app.push_screen(CrashScreen("the proxy exited with code 1: OSError: [Errno 98] address in use", snap.PROXY_OUTPUT)); continue
             if k.startswith("sleep"):
                 await pilot.pause(float(k[5:])); continue
             await pilot.press(k)

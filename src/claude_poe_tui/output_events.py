@@ -71,11 +71,15 @@ class OutputEvent:
 
     @property
     def summary(self) -> str:
-        """The one line that stands for the event."""
+        """The one line that stands for the event: its headline, and the exception that ended its
+        traceback unless the headline says that already."""
         if self.exception is None:
             return self.headline
         if self.headline.startswith(TRACEBACK_START):
             return self.exception
+        message = self.exception.rpartition(": ")[2].strip()
+        if message and message in self.headline:
+            return self.headline
         return f"{self.headline}  ⟶ {self.exception}"
 
     @property

@@ -45,13 +45,6 @@ def apply_words(outcome: ApplyOutcome | str) -> str:
     return APPLY_WORDS[outcome] if isinstance(outcome, ApplyOutcome) else str(outcome)
 
 
-def _secrets_or_none(config: Config) -> Secrets | None:
-    try:
-        return resolve_secrets(config)
-    except UserError:
-        return None
-
-
 class ProxyController:
     def __init__(
         self,
@@ -118,12 +111,18 @@ class ProxyController:
         if self.session.mode is SessionMode.ATTACHED:
             self.request(ProxyAction.REFRESH)
 
+    def _secrets_or_none(self, config: Config) -> Secrets | None:
+        try:
+            return self._secrets(config)
+        except UserError:
+            return None
+
     def apply(self, config: Config) -> str:
         """Serve ``config`` from now on (blocking, after any action running now); returns what
         happened, in words."""
         with self._lock:
             try:
-                return apply_words(self.session.apply(config, _secrets_or_none(config)))
+                return apply_words(self.session.apply(config, self._secrets_or_none(config)))
             except UserError as exc:
                 return f"saved, but not applied: {exc}"
 
@@ -161,7 +160,7 @@ class ProxyController:
     def _do(self, action: ProxyAction) -> None:
         session = self.session
         if action is ProxyAction.CONNECT:
-            session.connect(_secrets_or_none(session.config))
+            session.connect(self._secrets_or_none(session.config))
         elif action is ProxyAction.START:
             session.start(self._secrets(session.config))
         elif action is ProxyAction.STOP:

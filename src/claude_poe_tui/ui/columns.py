@@ -3,7 +3,7 @@
 A table knows the width each column's content wants. When they do not all fit, columns first
 take their short titles, then shrinkable columns (a ``min_width``) give up width down to that
 minimum, and then the least useful columns go, lowest ``priority`` first, until the rest fit; any
-width left over goes back to the shrunk columns, most useful first. What is left out is the
+width left over goes back to the shrunk columns, shared out evenly. What is left out is the
 table's business to show elsewhere (the Models and Keys panes show the selected row in full).
 
 Plain Python (no Textual), so it is tested by itself.
@@ -66,11 +66,16 @@ def fit_columns(columns: Sequence[Column], content_widths: Mapping[str, int], av
         drop = min(range(len(shown)), key=lambda i: (shown[i][0].priority, -i))
         shown.pop(drop)
     widths = {c.key: least(c, w) for c, _, w in shown}
+    wanted = {c.key: w for c, _, w in shown}
     spare = available - sum(width + padding for width in widths.values())
-    for column, _, width in sorted(shown, key=lambda entry: -entry[0].priority):
-        if spare <= 0:
-            break
-        grow = min(width - widths[column.key], spare)
+    # Width left over is shared out evenly among the shrunk columns (the one wanting least is
+    # satisfied first), so one long column (an error message) cannot starve the others.
+    hungry = sorted((c for c, _, _ in shown if wanted[c.key] > widths[c.key]),
+                    key=lambda c: (wanted[c.key] - widths[c.key], -c.priority))
+    while hungry and spare > 0:
+        share = max(1, spare // len(hungry))
+        column = hungry.pop(0)
+        grow = min(wanted[column.key] - widths[column.key], share, spare)
         widths[column.key] += grow
         spare -= grow
     return [FittedColumn(column, title, widths[column.key]) for column, title, _ in shown]

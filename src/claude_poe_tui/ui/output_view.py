@@ -94,29 +94,35 @@ class OutputView(ScrollView, can_focus=True):
     def _width(self) -> int:
         return self.scrollable_content_region.width
 
-    def _event_text(self, event: OutputEvent) -> Text:
-        text = Text(no_wrap=False, overflow="fold")
-        text.append(time.strftime("%H:%M:%S ", time.localtime(event.at)), style=self.get_component_rich_style("output-view--time"))
+    def _event_lines(self, event: OutputEvent, width: int) -> list[Text]:
+        """The event as screen lines: ``time ▸ summary`` wrapped under itself (a hanging indent),
+        then, when unfolded, its detail indented further."""
+        console = self.app.console
         folded = event.folded
         open_ = event.number in self.expanded
-        text.append("▾ " if folded and open_ else ("▸ " if folded else "  "))
-        text.append(event.summary)
+        head = Text(time.strftime("%H:%M:%S ", time.localtime(event.at)), style=self.get_component_rich_style("output-view--time"))
+        head.append("▾ " if folded and open_ else ("▸ " if folded else "  "))
+        indent = head.cell_len
+        body = Text(event.summary)
         if folded and not open_:
-            text.append(f"  (+{folded} lines: enter)", style=self.get_component_rich_style("output-view--folded"))
+            body.append(f"  (+{folded} lines: enter)", style=self.get_component_rich_style("output-view--folded"))
+        lines = [head + line if number == 0 else Text(" " * indent) + line
+                 for number, line in enumerate(body.wrap(console, max(8, width - indent), overflow="fold"))]
         if open_:
-            for line in event.detail:
-                text.append("\n" + DETAIL_INDENT + line)
+            detail = list(event.detail)
             if event.dropped:
-                text.append(f"\n{DETAIL_INDENT}… {event.dropped} more lines not kept")
-        return text
+                detail.append(f"… {event.dropped} more lines not kept")
+            for raw in detail:
+                for line in Text(raw).wrap(console, max(8, width - indent - 2), overflow="fold"):
+                    lines.append(Text(" " * (indent + 2)) + line)
+        return lines
 
     def _lines(self, event: OutputEvent, width: int) -> list[Strip]:
         key = (event.number, event.version, width, event.number in self.expanded)
         strips = self._strips.get(key)
         if strips is None:
             console = self.app.console
-            options = console.options.update_width(max(width, 1))
-            strips = [Strip(line) for line in console.render_lines(self._event_text(event), options, pad=False)]
+            strips = [Strip(list(line.render(console, end=""))) for line in self._event_lines(event, max(width, 1))]
             self._strips[key] = strips
         return strips
 

@@ -30,7 +30,7 @@ class CrashScreen(ModalScreen[bool]):
         with VerticalScroll(classes="dialog wide"):
             yield Static("The proxy stopped unexpectedly", classes="dialog-title error")
             yield Static(self.reason, classes="dialog-text", markup=False)
-            log = RichLog(id="crash-output", wrap=True, markup=False, highlight=False)
+            log = RichLog(id="crash-output", wrap=True, markup=False, highlight=False, min_width=20)
             yield log
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Restart (r)", variant="primary", id="crash-restart")
