@@ -269,3 +269,13 @@ def test_a_kept_config_takes_the_base_url_that_answered(box: Sandbox, poe: PoeSt
     assert main(["--config", str(box.config), "init"]) == 0
     assert load_config(box.config, environ={}).poe.base_url == poe.base_url
     assert "# claude-poe-tui config" in box.config.read_text()  # the file's comments stay
+
+
+def test_the_readmes_config_is_what_init_writes(box: Sandbox) -> None:
+    """The README shows the config word for word as an offline `init` writes it."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    shown = re.search(r"is what `init` writes.*?```toml\n(.*?)```\n", readme, re.DOTALL)
+    assert shown, "the README's TOML example is gone"
+    done = box.run("init", "--poe-key", POE_KEY, "--no-check", "--yes", "--port", "4000")
+    assert done.returncode == 0, done.stderr
+    assert shown.group(1) == box.config.read_text()

@@ -1,7 +1,7 @@
 """Which table columns fit a width, and how wide each is: columns have priorities.
 
 A table knows the width each column's content wants. When they do not all fit, columns first
-take their short titles, then shrinkable columns (a ``min_width``) give up width down to that
+take their short titles (the least useful first, until they fit), then shrinkable columns (a ``min_width``) give up width down to that
 minimum, and then the least useful columns go, lowest ``priority`` first, until the rest fit; any
 width left over goes back to the shrunk columns, shared out evenly. What is left out is the
 table's business to show elsewhere (the Models and Keys panes show the selected row in full).
@@ -51,11 +51,21 @@ def fit_columns(columns: Sequence[Column], content_widths: Mapping[str, int], av
         width = max(len(title), content_widths.get(column.key, 0))
         return min(width, column.max_width) if column.max_width is not None else width
 
-    full = [(column, column.title, natural(column, column.title)) for column in columns]
-    if sum(width + padding for _, _, width in full) <= available:
-        return [FittedColumn(column, title, width) for column, title, width in full]
+    entries = [(column, column.title, natural(column, column.title)) for column in columns]
 
-    short = [(c, c.short_title or c.title, natural(c, c.short_title or c.title)) for c in columns]
+    def total(chosen) -> int:
+        return sum(width + padding for _, _, width in chosen)
+
+    # Short titles, the least useful column's first, until everything fits.
+    for index in sorted(range(len(entries)), key=lambda i: (entries[i][0].priority, -i)):
+        if total(entries) <= available:
+            return [FittedColumn(column, title, width) for column, title, width in entries]
+        column = entries[index][0]
+        if column.short_title:
+            entries[index] = (column, column.short_title, natural(column, column.short_title))
+    if total(entries) <= available:
+        return [FittedColumn(column, title, width) for column, title, width in entries]
+    short = entries
 
     def least(column: Column, width: int) -> int:
         return min(width, column.min_width) if column.min_width is not None else width

@@ -28,7 +28,8 @@ COLUMNS = (
     Column("tps", "tok/s", priority=60),
 )
 NO_MODEL = "-"  # how the statistics name requests that never had a model (refused before routing)
-NO_MODEL_LABEL = "(no model: refused before routing)"
+NO_MODEL_LABEL = "(no model)"
+NO_MODEL_CAPTION = "(no model): requests refused before routing, such as a wrong key"
 TALL_CHARTS_FROM = 34  # pane height from which each chart gets 3 lines instead of 1
 
 
@@ -108,7 +109,12 @@ class LatencyPane(Vertical):
 
     def _show_charts(self) -> None:
         buckets = self.series.get(self.selected or "", [])
-        title = f"{model_label(self.selected)}: last {self.window_label}" if self.selected else "no requests yet"
+        if self.selected is None:
+            title = "no requests yet"
+        elif self.selected == NO_MODEL:
+            title = f"{NO_MODEL_CAPTION}, last {self.window_label}"
+        else:
+            title = f"{self.selected}: last {self.window_label}"
         self.query_one("#latency-title", Static).update(Text(title))
         self.query_one("#chart-latency", Sparkline).data = [b.get("p50_ms") or 0 for b in buckets]
         self.query_one("#chart-requests", Sparkline).data = [b.get("requests", 0) for b in buckets]
