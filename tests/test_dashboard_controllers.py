@@ -20,7 +20,7 @@ from claude_poe_tui.keys import KeyKind
 from claude_poe_tui.proxy.parent.process import ProxyState
 from claude_poe_tui.requestlog.record import RequestRecord
 from claude_poe_tui.secrets import read_dotenv
-from conftest import MASTER_KEY, OFFLINE_POE, POE_KEY, PoeStandin, write_config
+from conftest import MASTER_KEY, OFFLINE_POE, PoeStandin, write_config
 
 MODELS = (("claude-sonnet-5", "Claude-Sonnet-5"), ("gpt-5", "GPT-5"), ("gemini", "Gemini-2.5-Pro"))
 

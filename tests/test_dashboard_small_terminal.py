@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from textual.widgets import Input, OptionList, Static
+from textual.widgets import Input, OptionList
 from textual.widgets._toast import Toast
 
 from claude_poe_tui.paths import StatePaths
@@ -21,7 +21,6 @@ from claude_poe_tui.requestlog.record import RequestRecord
 from claude_poe_tui.ui.app import PoeTuiApp
 from claude_poe_tui.ui.key_bar import KeyBar, layout_entries
 from claude_poe_tui.ui.panes.latency import LatencyPane
-from claude_poe_tui.ui.panes.logs import LogsPane
 from claude_poe_tui.ui.panes.output import OutputPane
 from claude_poe_tui.ui.screens.mapping_editor import MappingEditorScreen
 from claude_poe_tui.ui.screens.record_detail import RecordDetailScreen, record_fields
