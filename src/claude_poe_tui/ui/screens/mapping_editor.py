@@ -116,7 +116,7 @@ class MappingEditorScreen(ModalScreen[ModelMapping | None]):
             names = sorted(other.name for other in self.others.values())
             yield Input(
                 ", ".join(original.fallbacks) if original else "",
-                placeholder=", ".join(names[:2]) if names else "(no other mappings yet)",
+                placeholder=("e.g. " + ", ".join(names[:2])) if names else "(no other mappings yet)",
                 id="fallbacks",
                 suggester=NamesSuggester(names) if names else None,
             )
