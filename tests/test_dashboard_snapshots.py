@@ -26,8 +26,8 @@ from claude_poe_tui.ui.panes.output import OutputPane
 from claude_poe_tui.ui.screens.crash import CrashScreen
 
 SIZES = {"120x34": (120, 34), "80x24": (80, 24)}
-ROOT = Path("/tmp/claude-poe-tui-snapshots")
-LOCK = Path("/tmp/claude-poe-tui-snapshots.lock")
+ROOT = Path("/tmp/claude-poe-tui-screens")
+LOCK = Path("/tmp/claude-poe-tui-screens.lock")
 CONFIG = """\
 # Snapshot config
 [proxy]
