@@ -382,7 +382,8 @@ def first_paint(setup: dict, size: tuple[int, int], runs: int, history: int, see
 
 # -- (b) keys and (c) memory under load --
 
-PANE_MARKERS = {"1": "Claude Code asks for", "2": "config says", "3": "tokens in/out", "4": "tok/s"}
+# Each pane's table header (the Logs columns' titles may shorten, its first two never do).
+PANE_MARKERS = {"1": "Claude Code asks for", "2": "config says", "3": "time      status", "4": "tok/s"}
 HELP_MARKER = "(esc closes; ctrl+p opens the command palette)"  # the help screen's title
 KEYS = {"1": b"1", "2": b"2", "3": b"3", "4": b"4", "up": b"\x1b[A", "down": b"\x1b[B", "?": b"?",
         "escape": b"\x1b[27u"}

@@ -110,7 +110,12 @@ def test_a_foreign_server_on_the_port_is_an_error(box: Sandbox, poe: PoeStandin,
 
 def test_missing_claude_code_is_an_error(box: Sandbox, poe: PoeStandin) -> None:
     write_config(box.config.parent, poe_base_url=poe.base_url)
-    env = box.env(PATH=str(box.root / "empty-bin") + os.pathsep + "/usr/bin:/bin")
+    # PATH holds one empty folder and nothing else: whatever this machine has installed (an
+    # `npm install -g` puts `claude` in /usr/bin), there is no `claude` to find. The CLI itself
+    # runs from sys.executable's absolute path and needs nothing from PATH to say so.
+    empty = box.root / "empty-bin"
+    empty.mkdir()
+    env = box.env(PATH=str(empty))
     done = box.run("claude", "-p", "x", env=env)
     assert done.returncode == 2
     assert "Claude Code is not installed (no `claude` on PATH): npm install -g @anthropic-ai/claude-code" in done.stderr

@@ -21,6 +21,17 @@ CORE_MODULES = [
     "claude_poe_tui.claude_code.wiring",
     "claude_poe_tui.claude_code.defaults",
     "claude_poe_tui.compiler",
+    # The dashboard's controllers and the core pieces it shows: no screen in them.
+    "claude_poe_tui.control.mappings",
+    "claude_poe_tui.control.keys",
+    "claude_poe_tui.control.config",
+    "claude_poe_tui.control.requests",
+    "claude_poe_tui.control.proxy",
+    "claude_poe_tui.clipboard",
+    "claude_poe_tui.output_events",
+    "claude_poe_tui.requestlog.describe",
+    "claude_poe_tui.requestlog.query",
+    "claude_poe_tui.ui.columns",
 ]
 
 

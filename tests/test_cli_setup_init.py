@@ -193,3 +193,89 @@ def test_the_seed_recipes_env_file_is_taken_over(box: Sandbox, poe: PoeStandin) 
     assert read_dotenv(box.dotenv) == {"POE_API_KEY": POE_KEY, "LITELLM_MASTER_KEY": master, "LITELLM_PORT": str(port)}
     assert box.dotenv.read_text().startswith("# Get your Poe API key")
     assert stat.S_IMODE(box.dotenv.stat().st_mode) == 0o600
+
+
+# --- at a terminal, with Poe out of reach ---------------------------------------------------------
+
+
+@pytest.fixture
+def offline_terminal(terminal, monkeypatch: pytest.MonkeyPatch):
+    """The terminal fixture, plus scripted answers to the offline menu and the base-URL question."""
+    from claude_poe_tui.commands import init as init_command
+
+    terminal["texts"] = []
+
+    def ask_text(prompt: str) -> str:
+        terminal["asked"].append(prompt)
+        return terminal["texts"].pop(0)
+
+    monkeypatch.setattr(init_command, "_ask_text", ask_text)
+    return terminal
+
+
+def test_poe_out_of_reach_offers_another_base_url_and_the_key_is_typed_once(
+        box: Sandbox, poe: PoeStandin, offline_terminal, capsys) -> None:
+    from claude_poe_tui.cli import main
+
+    unreachable = f"http://127.0.0.1:{free_port()}/v1"
+    offline_terminal["secrets"] = [POE_KEY]
+    offline_terminal["texts"] = ["r", "u", "not a url", poe.base_url]  # retry (still out), then the stand-in
+    assert main(["--config", str(box.config), "init", "--poe-base-url", unreachable]) == 0
+    asked = offline_terminal["asked"]
+    assert asked.count("Poe API key: ") == 1, asked
+    assert sum(question.startswith("Choose [r/u/s/q]") for question in asked) == 2
+    out = capsys.readouterr().out
+    assert "cannot reach Poe at" in out and "use another base URL" in out and "skip the check" in out
+    assert "A base URL starts with http:// or https://" in out
+    assert re.search(r"✓ Poe accepted the key: [\d,]+ points left", out)
+    config = load_config(box.config, environ={})
+    assert config.poe.base_url == poe.base_url  # the URL that answered is the one written
+    assert read_dotenv(box.dotenv)["POE_API_KEY"] == POE_KEY
+
+
+def test_poe_out_of_reach_the_check_can_be_skipped(box: Sandbox, offline_terminal, capsys) -> None:
+    from claude_poe_tui.cli import main
+
+    offline_terminal["secrets"] = [POE_KEY]
+    offline_terminal["texts"] = ["s"]
+    unreachable = f"http://127.0.0.1:{free_port()}/v1"
+    assert main(["--config", str(box.config), "init", "--poe-base-url", unreachable]) == 0
+    assert offline_terminal["asked"].count("Poe API key: ") == 1
+    assert "Not checking the key with Poe" in capsys.readouterr().out
+    config = load_config(box.config, environ={})
+    assert config.poe.base_url == unreachable
+    assert [m.name for m in config.models] == ["claude-opus-4-8", "claude-sonnet-5", "claude-haiku-4-5-20251001"]
+    assert read_dotenv(box.dotenv)["POE_API_KEY"] == POE_KEY
+
+
+def test_poe_out_of_reach_quitting_writes_nothing(box: Sandbox, offline_terminal) -> None:
+    from claude_poe_tui.cli import main
+
+    offline_terminal["secrets"] = [POE_KEY]
+    offline_terminal["texts"] = ["q"]
+    unreachable = f"http://127.0.0.1:{free_port()}/v1"
+    assert main(["--config", str(box.config), "init", "--poe-base-url", unreachable]) == 2
+    assert not box.config.exists() and not box.dotenv.exists()
+
+
+def test_a_kept_config_takes_the_base_url_that_answered(box: Sandbox, poe: PoeStandin, offline_terminal) -> None:
+    from claude_poe_tui.cli import main
+
+    assert init(box, poe, "--poe-key", POE_KEY).returncode == 0
+    text = box.config.read_text().replace(poe.base_url, f"http://127.0.0.1:{free_port()}/v1")
+    box.config.write_text(text)
+    offline_terminal["answers"] = [False]  # keep the config
+    offline_terminal["texts"] = ["u", poe.base_url]
+    assert main(["--config", str(box.config), "init"]) == 0
+    assert load_config(box.config, environ={}).poe.base_url == poe.base_url
+    assert "# claude-poe-tui config" in box.config.read_text()  # the file's comments stay
+
+
+def test_the_readmes_config_is_what_init_writes(box: Sandbox) -> None:
+    """The README shows the config word for word as an offline `init` writes it."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    shown = re.search(r"is what `init` writes.*?```toml\n(.*?)```\n", readme, re.DOTALL)
+    assert shown, "the README's TOML example is gone"
+    done = box.run("init", "--poe-key", POE_KEY, "--no-check", "--yes", "--port", "4000")
+    assert done.returncode == 0, done.stderr
+    assert shown.group(1) == box.config.read_text()

@@ -89,6 +89,8 @@ def test_balance_shows_points_and_spending_per_bot(box: Sandbox, spending_poe: P
     assert text.splitlines()[0] == f"Points balance: 999,948  (Poe key from POE_API_KEY in {box.dotenv})"
     assert "Spent 52 points in 4 queries since " in text
     assert [line.split()[:2] for line in text.splitlines()[2:]] == [["GPT-4o", "39"], ["GPT-5", "13"]]
+    # One query reads "1 query", as doctor's spending section (the same code) does.
+    assert [line.split("points")[-1].strip() for line in text.splitlines()[2:]] == ["3 queries", "1 query"]
 
 
 def test_balance_with_a_rejected_key(box: Sandbox, spending_poe: PoeStandin) -> None:

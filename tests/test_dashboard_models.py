@@ -67,8 +67,9 @@ async def test_add_a_mapping_and_the_proxy_serves_it(tmp_path: Path, poe: PoeSta
         text = config_path.read_text()
         assert USER_COMMENT in text and "# claude-poe-tui config written by the tests" in text
         assert 'name = "claude-opus-4-5-20251101"' in text and 'poe_model = "Gemini-2.5-Pro"' in text
-        rows = [[str(cell) for cell in app.query_one("#models-table").get_row_at(i)] for i in range(2)]
-        assert rows[1][1:3] == ["claude-opus-4-5-20251101", "Gemini-2.5-Pro"]
+        table = app.query_one("#models-table")
+        assert [str(table.cells_at(1)[key]) for key in ("name", "bot")] == ["claude-opus-4-5-20251101", "Gemini-2.5-Pro"]
+        assert table.cursor_row == 1, "the cursor is on the mapping just added"
 
         answer = ask(app.session.url, "claude-opus-4-5-20251101")
         assert answer.status_code == 200
@@ -132,5 +133,6 @@ async def test_an_unknown_bot_is_flagged(tmp_path: Path, poe: PoeStandin) -> Non
     async with app.run_test(size=(140, 40)) as pilot:
         table = app.query_one("#models-table")
         await wait_for(pilot, lambda: "bots" in str(app.query_one("#models-hint").render()), what="the catalog")
-        assert "unknown bot" in str(table.get_row_at(0)[4])
-        assert "yes" in str(table.get_row_at(1)[4])
+        assert str(table.cells_at(0)["catalog"]) == "✗ no"
+        assert str(table.cells_at(1)["catalog"]) == "✓ yes"
+        assert "not in Poe's catalog" in str(app.query_one("#models-detail").render())

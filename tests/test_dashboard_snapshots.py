@@ -1,11 +1,16 @@
-"""Snapshots of each pane at a fixed size (pytest-textual-snapshot; `--snapshot-update` to accept).
+"""Snapshots of every pane and dialog at two sizes (pytest-textual-snapshot; `--snapshot-update` to accept).
+
+80x24 is the smallest supported terminal: every pane keeps its most useful columns, the key bar
+wraps, and dialogs scroll. 120x34 is a roomy one.
 
 Everything shown is made deterministic: a fixed folder, a fixed port, a fresh catalog cache, a
-request log with fixed records and a fixed clock, and no proxy started.
+request log with fixed records and a fixed clock, and no proxy started. The folder is shared by
+every checkout on the machine (its path shows on screen), so a lock keeps runs from overlapping.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -17,9 +22,12 @@ import pytest
 from claude_poe_tui.paths import StatePaths
 from claude_poe_tui.requestlog.record import RequestRecord
 from claude_poe_tui.ui.app import PoeTuiApp
+from claude_poe_tui.ui.panes.output import OutputPane
+from claude_poe_tui.ui.screens.crash import CrashScreen
 
-SIZE = (120, 34)
-ROOT = Path("/tmp/claude-poe-tui-snapshots")
+SIZES = {"120x34": (120, 34), "80x24": (80, 24)}
+ROOT = Path("/tmp/claude-poe-tui-screens")
+LOCK = Path("/tmp/claude-poe-tui-screens.lock")
 CONFIG = """\
 # Snapshot config
 [proxy]
@@ -37,6 +45,7 @@ poe_model = "Claude-Opus-4.8"
 [[models]]
 name = "claude-sonnet-5"
 poe_model = "Claude-Sonnet-5"
+fallbacks = ["claude-opus-4-8"]
 
 [[models]]
 name = "claude-haiku-4-5-20251001"
@@ -70,11 +79,55 @@ def records() -> list[RequestRecord]:
             latency_ms=latency + index, ttft_ms=ttft, input_tokens=None if failed else 1200 + index,
             output_tokens=None if failed else 80 + index,
         ))
+    # A fallback answered after the first bot failed, for a subagent; then a request with a wrong key.
+    out.append(RequestRecord(
+        ts=NOW - 60, id="req-fallback", session="session-1", method="POST", path="/v1/messages",
+        model="claude-sonnet-5", poe_model="Claude-Opus-4.8", route="messages", stream=True, status=200,
+        error_type=None, error_message=None, latency_ms=3100.0, ttft_ms=2200.0, input_tokens=1500,
+        output_tokens=120, answered_model="claude-opus-4-8",
+        failed=[{"model": "claude-sonnet-5", "poe_model": "Claude-Sonnet-5", "status": 529,
+                 "error_type": "overloaded_error"}],
+        agent_id="agent-explore-2", parent_agent_id="agent-main", max_tokens_lowered=[32000, 16384],
+    ))
+    out.append(RequestRecord(
+        ts=NOW - 30, id="req-401", session=None, method="POST", path="/v1/messages", model=None, poe_model=None,
+        route=None, stream=None, status=401, error_type="authentication_error",
+        error_message="wrong master key ([proxy] master_key, from LITELLM_MASTER_KEY)", latency_ms=0.4,
+        ttft_ms=None, input_tokens=None, output_tokens=None,
+    ))
     return out
+
+
+PROXY_OUTPUT = [
+    "claude-poe-tui: LiteLLM loaded in 3.1 s",
+    "INFO:     Started server process [4242]",
+    "19:20:01 - LiteLLM Proxy:ERROR: proxy_server.py:3990 - anthropic_response(): Exception occured - "
+    "litellm.RateLimitError: PoeException - slow down, you are sending requests too fast",
+    "Traceback (most recent call last):",
+    '  File "/venv/lib/litellm/main.py", line 10, in acompletion',
+    "    return await completion()",
+    '  File "/venv/lib/litellm/llms/poe.py", line 20, in completion',
+    '    raise RateLimitError("slow down")',
+    "litellm.exceptions.RateLimitError: litellm.RateLimitError: PoeException - slow down",
+    "Received Model Group=claude-sonnet-5",
+    'INFO:     127.0.0.1:5555 - "POST /v1/messages?beta=true HTTP/1.1" 429 Too Many Requests',
+    "claude-poe-tui proxy ready",
+]
 
 
 @pytest.fixture
 def snapshot_app(monkeypatch: pytest.MonkeyPatch):
+    with LOCK.open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield from _snapshot_app(monkeypatch)
+
+
+@pytest.fixture(params=list(SIZES))
+def size(request) -> tuple[int, int]:
+    return SIZES[request.param]
+
+
+def _snapshot_app(monkeypatch: pytest.MonkeyPatch):
     shutil.rmtree(ROOT, ignore_errors=True)
     config_dir = ROOT / "config"
     state = ROOT / "state"
@@ -115,55 +168,126 @@ async def settle(pilot) -> None:
     await pilot.pause()
 
 
-def test_models_pane(snap_compare, snapshot_app) -> None:
-    assert snap_compare(snapshot_app(), terminal_size=SIZE, run_before=settle)
+def test_models_pane(snap_compare, snapshot_app, size) -> None:
+    assert snap_compare(snapshot_app(), terminal_size=size, run_before=settle)
 
 
-def test_mapping_editor(snap_compare, snapshot_app) -> None:
+def test_mapping_editor(snap_compare, snapshot_app, size) -> None:
     async def open_editor(pilot) -> None:
         await settle(pilot)
-        await pilot.press("down", "down", "enter")
+        await pilot.press("down", "enter")
 
-    assert snap_compare(snapshot_app(), terminal_size=SIZE, run_before=open_editor)
+    assert snap_compare(snapshot_app(), terminal_size=size, run_before=open_editor)
 
 
-def test_keys_pane(snap_compare, snapshot_app) -> None:
+def test_mapping_editor_tabbed_to_save(snap_compare, snapshot_app, size) -> None:
+    """Tab goes through every field to Save, and the dialog scrolls each into view."""
+    async def tab_to_save(pilot) -> None:
+        await settle(pilot)
+        await pilot.press("a")
+        await pilot.press(*"gpt-4o-mini", "tab", *"GPT-4o", "tab", "tab", "tab", "tab", *"gemini", "tab")
+        await pilot.pause()
+        assert pilot.app.focused.id == "save"
+
+    assert snap_compare(snapshot_app(), terminal_size=size, run_before=tab_to_save)
+
+
+def test_delete_confirmation(snap_compare, snapshot_app, size) -> None:
+    async def delete(pilot) -> None:
+        await settle(pilot)
+        await pilot.press("d")
+
+    assert snap_compare(snapshot_app(), terminal_size=size, run_before=delete)
+
+
+def test_keys_pane(snap_compare, snapshot_app, size) -> None:
     async def keys(pilot) -> None:
         await settle(pilot)
         await pilot.press("2")
 
-    assert snap_compare(snapshot_app(), terminal_size=SIZE, run_before=keys)
+    assert snap_compare(snapshot_app(), terminal_size=size, run_before=keys)
 
 
-def test_logs_pane(snap_compare, snapshot_app) -> None:
+def test_keys_pane_revealed_then_masked(snap_compare, snapshot_app, size) -> None:
+    """A revealed key widens its column; masked again, the column gives the width back."""
+    async def keys(pilot) -> None:
+        await settle(pilot)
+        await pilot.press("2", "down", "v", "v", "up")
+
+    assert snap_compare(snapshot_app(), terminal_size=size, run_before=keys)
+
+
+def test_key_prompt(snap_compare, snapshot_app, size) -> None:
+    async def replace(pilot) -> None:
+        await settle(pilot)
+        await pilot.press("2", "R")
+
+    assert snap_compare(snapshot_app(), terminal_size=size, run_before=replace)
+
+
+def test_logs_pane(snap_compare, snapshot_app, size) -> None:
     async def logs(pilot) -> None:
         await settle(pilot)
         await pilot.press("3")
         await settle(pilot)
+        await pilot.press("up")  # onto the request a fallback answered
 
-    assert snap_compare(snapshot_app(), terminal_size=SIZE, run_before=logs)
+    assert snap_compare(snapshot_app(), terminal_size=size, run_before=logs)
 
 
-def test_latency_pane(snap_compare, snapshot_app) -> None:
+def test_record_detail(snap_compare, snapshot_app, size) -> None:
+    async def detail(pilot) -> None:
+        await settle(pilot)
+        await pilot.press("3")
+        await settle(pilot)
+        await pilot.press("up", "enter")
+
+    assert snap_compare(snapshot_app(), terminal_size=size, run_before=detail)
+
+
+def test_latency_pane(snap_compare, snapshot_app, size) -> None:
     async def latency(pilot) -> None:
         await settle(pilot)
         await pilot.press("4")
         await settle(pilot)
 
-    assert snap_compare(snapshot_app(), terminal_size=SIZE, run_before=latency)
+    assert snap_compare(snapshot_app(), terminal_size=size, run_before=latency)
 
 
-def test_proxy_output_pane(snap_compare, snapshot_app) -> None:
-    async def output(pilot) -> None:
+async def _with_output(pilot) -> None:
+    await settle(pilot)
+    pane = pilot.app.query_one(OutputPane)
+    pane.grouper.clock = lambda: NOW
+    pane.add_lines(PROXY_OUTPUT)
+    await pilot.press("5")
+    await pilot.pause()
+
+
+def test_proxy_output_pane(snap_compare, snapshot_app, size) -> None:
+    assert snap_compare(snapshot_app(), terminal_size=size, run_before=_with_output)
+
+
+def test_proxy_output_unfolded(snap_compare, snapshot_app, size) -> None:
+    async def unfold(pilot) -> None:
+        await _with_output(pilot)
+        await pilot.press("up", "up", "enter")
+
+    assert snap_compare(snapshot_app(), terminal_size=size, run_before=unfold)
+
+
+def test_crash_screen(snap_compare, snapshot_app, size) -> None:
+    async def crash(pilot) -> None:
         await settle(pilot)
-        await pilot.press("5")
+        pilot.app.push_screen(CrashScreen("the proxy exited with code 1: OSError: [Errno 98] address in use",
+                                          PROXY_OUTPUT))
+        await pilot.pause()
 
-    assert snap_compare(snapshot_app(), terminal_size=SIZE, run_before=output)
+    assert snap_compare(snapshot_app(), terminal_size=size, run_before=crash)
 
 
-def test_help_screen(snap_compare, snapshot_app) -> None:
+def test_help_screen(snap_compare, snapshot_app, size) -> None:
     async def show_help(pilot) -> None:
         await settle(pilot)
         await pilot.press("question_mark")
 
-    assert snap_compare(snapshot_app(), terminal_size=SIZE, run_before=show_help)
+    assert snap_compare(snapshot_app(), terminal_size=size, run_before=show_help)

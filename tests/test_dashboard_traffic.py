@@ -66,12 +66,12 @@ async def test_requests_appear_in_logs_latency_and_the_status_bar(tmp_path: Path
         await pilot.press("4")
         latency = app.query_one("#latency-table")
         await wait_for(pilot, lambda: latency.row_count == 2, timeout=5, what="two models in Latency")
-        gpt = latency.get_row("gpt-5")
-        assert gpt[1] == "2" and str(gpt[2]) == "1" and gpt[3] == "50.0"
-        assert gpt[4] != "-"  # a p50 latency
+        gpt = latency.cells_at(latency.get_row_index("gpt-5"))
+        assert str(gpt["requests"]) == "2" and str(gpt["errors"]) == "1" and str(gpt["error_pct"]) == "50.0"
+        assert str(gpt["p50"]) != "-"  # a p50 latency
         await pilot.press("w")  # 1h -> 6h
         await wait_for(pilot, lambda: "in 6h" in str(app.status.render()), timeout=5, what="the 6h window")
-        assert latency.get_row("gpt-5")[1] == "2"
+        assert str(latency.cells_at(latency.get_row_index("gpt-5"))["requests"]) == "2"
 
         # Open one request: all its fields, never a prompt.
         await pilot.press("3", "up")

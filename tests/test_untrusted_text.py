@@ -6,6 +6,7 @@ in Logs, and ``[proxy] master_key`` in a config error lost its ``[proxy]``.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from rich.console import Console
 from textual.widgets import DataTable, Static
 from textual.widgets._toast import Toast
 
+from claude_poe_tui.config.model import ModelMapping
 from claude_poe_tui.paths import StatePaths
 from claude_poe_tui.requestlog.feed import FeedFigures
 from claude_poe_tui.requestlog.record import RequestRecord
@@ -38,7 +40,9 @@ def hostile_record() -> RequestRecord:
         ts=1_800_000_000.0, id="req-[/bold]", session="[b]session", method="POST", path="/v1/messages",
         model="[/i]model", poe_model="[/bold]Bot", route="chat", stream=True, status=429,
         error_type="rate_limit_error", error_message=f"Poe (bot GPT-5): {HOSTILE}", latency_ms=12.0,
-        ttft_ms=None, input_tokens=None, output_tokens=None,
+        ttft_ms=None, input_tokens=None, output_tokens=None, answered_model="[/u]answer",
+        failed=[{"model": "[/s]first", "poe_model": "[/bold]Failed", "status": 529, "error_type": "[/x]overloaded"}],
+        agent_id="[/bold]agent", parent_agent_id="[red]parent", member="[/bold]alice",
     )
 
 
@@ -76,7 +80,14 @@ async def test_text_from_poe_the_proxy_and_user_files_shows_as_written(tmp_path:
         assert isinstance(app.screen, RecordDetailScreen)
         detail = "\n".join(plain(s) for s in app.screen.query(Static))
         assert HOSTILE in detail and "req-[/bold]" in detail and "[/bold]Bot" in detail
+        for shown in ("[/u]answer", "[/s]first → [/bold]Failed: 529 [/x]overloaded", "subagent [/bold]agent, started by [red]parent",
+                      "[/bold]alice"):
+            assert shown in detail, shown
         await pilot.press("escape")
+        # The row's short form of the fallbacks, and the line under the table.
+        assert str(logs.table.get_row_at(0)[3]) == "[/bold]Bot (after [/bold]Failed 529)"
+        selected = plain(logs.query_one("#logs-selected"))
+        assert "after [/bold]Failed 529" in selected and HOSTILE in selected and "[/bold]agent" in selected
 
         # The filter typed by the user echoes in the status line.
         await pilot.press("slash", *"[/bold]")
@@ -99,15 +110,33 @@ async def test_text_from_poe_the_proxy_and_user_files_shows_as_written(tmp_path:
         await pilot.pause()
         assert HOSTILE in plain(models.query_one("#models-hint"))
 
+        # Mapping names, bots and fallbacks come from the user's file; the line under the table too.
+        hostile_config = dataclasses.replace(app.config, models=(
+            ModelMapping("[/b]name", "[/bold]Bot", fallbacks=("[x]fallback",)),))
+        models.show_config(hostile_config)
+        await pilot.pause()
+        assert str(models.table.cells_at(0)["fallbacks"]) == "[x]fallback"
+        assert "[/b]name → [/bold]Bot" in plain(models.query_one("#models-detail"))
+        assert "falls back to [x]fallback" in plain(models.query_one("#models-detail"))
+
         # Keys: where each key comes from names the user's paths.
         app.action_pane("keys")
         keys = app.query_one(KeysPane)
         await pilot.pause()
         where = str(keys.query_one(DataTable).get_row_at(0)[2])
         assert "conf [/bold] [x]" in where
+        assert "conf [/bold] [x]" in plain(keys.query_one("#keys-selected"))
 
-        # The proxy's output and its crash dialog.
-        app.query_one(OutputPane).add_lines([HOSTILE])
+        # The proxy's output, as events (a traceback folded under it, then unfolded), and its crash dialog.
+        output = app.query_one(OutputPane)
+        output.add_lines([HOSTILE, "Traceback (most recent call last):", f"  File {HOSTILE}", f"Error: {HOSTILE}"])
+        app.action_pane("output")
+        await pilot.pause()
+        view = output.view
+        view.action_toggle()
+        await pilot.pause()
+        drawn = "\n".join(strip.text for event in view.events for strip in view._lines(event, 400))
+        assert drawn.count(HOSTILE) >= 3, drawn
         app.push_screen(CrashScreen(f"the proxy exited: {HOSTILE}", [HOSTILE]))
         await pilot.pause()
         assert any(HOSTILE in plain(s) for s in app.screen.query(Static))

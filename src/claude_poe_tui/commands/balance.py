@@ -27,17 +27,19 @@ def poe_client(config):
 
 
 def print_spending(history, indent: str = "") -> None:
+    from claude_poe_tui.wording import counted
+
     since = time.strftime("%Y-%m-%d %H:%M", time.localtime(history.since)) if history.since else None
     if not history.entries:
         print(f"{indent}No points spent in Poe's usage history.")
         return
     more = "" if history.complete else " (the most recent; older history not read)"
-    print(f"{indent}Spent {history.total_points:,} points in {len(history.entries)} queries"
+    print(f"{indent}Spent {history.total_points:,} points in {counted(len(history.entries), 'query', 'queries')}"
           f"{f' since {since}' if since else ''}{more}:")
     rows = history.spent_per_bot()
     width = max(len(bot) for bot, _, _ in rows)
     for bot, points, queries in rows:
-        print(f"{indent}  {bot.ljust(width)}  {points:>12,} points  {queries:>6} queries")
+        print(f"{indent}  {bot.ljust(width)}  {points:>12,} points  {counted(queries, 'query', 'queries'):>12}")
 
 
 def run(args: argparse.Namespace) -> int:

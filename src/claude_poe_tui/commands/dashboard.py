@@ -41,6 +41,6 @@ def run(args: argparse.Namespace) -> int:
     try:
         app.run()
     finally:
-        if app.session is not None:
-            app.session.shutdown()  # however the app ended, a proxy it started does not outlive it
+        if app.proxy is not None:
+            app.proxy.shutdown()  # however the app ended, a proxy it started does not outlive it
     return app.return_code or 0

@@ -2,6 +2,8 @@
 
 1. The Poe API key: ``--poe-key``, else ``$POE_API_KEY``, else the one already in the ``.env``,
    else asked for (hidden input). Poe checks it (``/usage/current_balance``) unless ``--no-check``.
+   At a terminal, when Poe does not answer, the way on is offered in place (try again, another
+   base URL, or skip the check), so a key typed once is never asked for again.
 2. A master key for the proxy, generated once (an existing one is kept).
 3. The config, from the commented template (the repo's ``config.example.toml``), with mappings for
    the model names Claude Code asks for, on the Claude bots Poe has.
@@ -56,6 +58,44 @@ def _ask_secret(prompt: str) -> str:
 
 def _say(message: str = "") -> None:
     print(message, flush=True)
+
+
+def _ask_text(prompt: str) -> str:
+    try:
+        return input(prompt)
+    except EOFError:
+        return ""
+
+
+OFFLINE_CHOICES = {
+    "r": ("retry", "try again (once the network, VPN or Poe is back)"),
+    "u": ("url", "use another base URL (a gateway or proxy in front of Poe's API)"),
+    "s": ("skip", "skip the check: save the key unchecked (`claude-poe-tui doctor` checks it later)"),
+    "q": ("quit", "quit; nothing is written"),
+}
+
+
+def _offline_choice(problem: Exception) -> str:
+    """Poe did not answer: what now? ``retry``, ``url``, ``skip`` or ``quit``."""
+    _say(f"! {problem}")
+    _say("  What now?")
+    for letter, (_, what) in OFFLINE_CHOICES.items():
+        _say(f"    {letter}  {what}")
+    while True:
+        answer = _ask_text(f"Choose [{'/'.join(OFFLINE_CHOICES)}]: ").strip().lower()[:1] or "q"
+        if answer in OFFLINE_CHOICES:
+            return OFFLINE_CHOICES[answer][0]
+
+
+def _ask_base_url(current: str) -> str:
+    """Another base URL for Poe's API (http or https); empty keeps ``current``."""
+    while True:
+        answer = _ask_text(f"Poe's API base URL (now {current}; empty keeps it): ").strip().rstrip("/")
+        if not answer:
+            return current
+        if answer.startswith(("http://", "https://")) and len(answer) > len("https://"):
+            return answer
+        _say("  A base URL starts with http:// or https://, e.g. https://api.poe.com/v1")
 
 
 def _seed_port(dotenv: dict[str, str]) -> int | None:
@@ -119,7 +159,8 @@ def run(args: argparse.Namespace) -> int:
             if args.port is not None and args.port != existing.proxy.port:
                 raise UserError(f"--port {args.port} differs from the kept config's port {existing.proxy.port}; "
                                 "edit [proxy] port there, or replace the config")
-    base_url = (args.poe_base_url or (existing.poe.base_url if existing else DEFAULT_POE_BASE_URL)).rstrip("/")
+    default_base_url = (existing.poe.base_url if existing else DEFAULT_POE_BASE_URL).rstrip("/")
+    base_url = (args.poe_base_url or default_base_url).rstrip("/")
     poe_name = reference_name(existing.poe.api_key) if existing else "POE_API_KEY"
     dotenv_path = path.parent / ".env"
     in_dotenv = read_dotenv(dotenv_path)
@@ -168,26 +209,45 @@ def run(args: argparse.Namespace) -> int:
     # -- ask Poe: the key, and the bots it has --
     catalog = None
     state = StatePaths.default()
+    checked = False
     if args.no_check:
         _say("Not checking the key with Poe (--no-check)")
-    else:
-        if poe_key:
-            client = PoeClient(base_url, poe_key, key_origin=origin)
-            for attempt in range(3):
-                try:
-                    balance = client.balance()
-                    break
-                except PoeUnreachable as exc:
+    elif poe_key:
+        client = PoeClient(base_url, poe_key, key_origin=origin)
+        rejected = 0
+        while True:
+            try:
+                balance = client.balance()
+            except PoeUnreachable as exc:
+                if not interactive:
                     raise UserError(f"{exc}. Nothing was written. Offline or behind a gateway? "
                                     "`claude-poe-tui init --no-check` saves the key without asking Poe, "
                                     "and --poe-base-url URL sets where Poe's API is") from None
-                except PoeAuthError:
-                    if not (interactive and origin == "what you typed" and attempt < 2):
-                        raise
-                    _say("Poe rejected that key; try again (https://poe.com/api_key).")
-                    poe_key = _ask_secret("Poe API key: ").strip()
+                # At a terminal the way on is offered here: the key typed stays typed.
+                choice = _offline_choice(exc)
+                if choice == "retry":
+                    continue
+                if choice == "url":
+                    base_url = _ask_base_url(base_url)
                     client = PoeClient(base_url, poe_key, key_origin=origin)
+                    continue
+                if choice == "skip":
+                    _say("Not checking the key with Poe: `claude-poe-tui doctor` checks it once Poe answers.")
+                    break
+                raise UserError("nothing was written: run `claude-poe-tui init` again once Poe answers, or "
+                                "`claude-poe-tui init --no-check` to save the key unchecked") from None
+            except PoeAuthError:
+                rejected += 1
+                if not (interactive and origin == "what you typed" and rejected < 3):
+                    raise
+                _say("Poe rejected that key; try again (https://poe.com/api_key).")
+                poe_key = _ask_secret("Poe API key: ").strip()
+                client = PoeClient(base_url, poe_key, key_origin=origin)
+                continue
+            checked = True
             _say(f"✓ Poe accepted the key: {balance:,} points left")
+            break
+    if checked:
         try:
             entries = PoeClient(base_url).model_entries()
             catalog = save_cache(state.catalog_cache, entries, base_url)
@@ -196,9 +256,10 @@ def run(args: argparse.Namespace) -> int:
             _say(f"! could not read Poe's bot list, using the default bot names: {exc}")
 
     # -- write: config, then keys --
+    chosen_base_url = base_url if (args.poe_base_url or base_url != default_base_url) else None
     if write_config:
         mappings = default_mappings(catalog)
-        text = render_config(port, args.poe_base_url, mappings)
+        text = render_config(port, chosen_base_url, mappings)
         parse_config(text, path, environ={})  # the template and our edits must make a valid config
         atomic_write_text(path, text)
         _say(f"Wrote {path}")
@@ -207,6 +268,13 @@ def run(args: argparse.Namespace) -> int:
             _say(f"  {mapping.name} -> Poe {mapping.poe_model}{note}")
     else:
         _say(f"Kept {path}")
+        if existing is not None and base_url != existing.poe.base_url.rstrip("/"):
+            from claude_poe_tui.config.edit import ConfigEditor
+
+            editor = ConfigEditor.open(path)
+            editor.set_value("poe", "base_url", base_url)
+            editor.save()
+            _say(f"  [poe] base_url = \"{base_url}\" in {path}")
     config = load_config(path, environ={})
 
     if poe_key and replace_poe_key:

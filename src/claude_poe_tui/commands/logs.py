@@ -11,7 +11,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-n", "--lines", type=int, default=None, metavar="N",
                         help="only the last N requests (with -f, default 20)")
     parser.add_argument("-q", "--query", default="", metavar="QUERY",
-                        help="filter like the dashboard's /: model:sonnet status:5xx route:chat error:rate words")
+                        help="filter like the dashboard's /: model:sonnet bot:GPT status:5xx route:chat error:rate "
+                             "session:ID agent:ID member:NAME words")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -20,6 +21,7 @@ def run(args: argparse.Namespace) -> int:
     import time
 
     from claude_poe_tui.commands._common import request_log_from_args
+    from claude_poe_tui.requestlog.describe import describe
     from claude_poe_tui.requestlog.query import parse_query
     from claude_poe_tui.requestlog.reader import LogFollower, log_files, read_file
 
@@ -27,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
     query = parse_query(args.query)
 
     def show(record) -> None:
-        print(record.to_json() if args.json else record.describe(), flush=args.follow)
+        print(record.to_json() if args.json else describe(record), flush=args.follow)
 
     limit = args.lines if args.lines is not None else (20 if args.follow else None)
     if not args.follow and not log_files(path):

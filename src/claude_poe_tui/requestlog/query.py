@@ -1,14 +1,20 @@
 """Filtering request records with a small query language, as the Logs pane's ``/`` does.
 
-``model:sonnet status:5xx timeout`` keeps records whose model (asked name or Poe bot) contains
-"sonnet", whose status is 500-599, and whose readable line contains "timeout". Words are
-case-insensitive and all must match. Status accepts ``200``, ``4xx``, ``5xx``, ``ok`` and ``err``.
-Other fields: ``route:chat``, ``session:<id part>``, ``error:<type part>``.
+``model:sonnet status:5xx timeout`` keeps records whose model (asked name, the name that answered,
+or Poe bot) contains "sonnet", whose status is 500-599, and whose readable line contains
+"timeout". Words are case-insensitive and all must match. Status accepts ``200``, ``4xx``,
+``5xx``, ``ok`` and ``err``. Other fields:
+
+- ``bot:<part>``: the Poe bot that answered, or one that failed before it;
+- ``route:chat``, ``error:<type or message part>``;
+- ``session:<id part>``: Claude Code's session;
+- ``agent:<id part>``: the subagent that asked, or the agent that started it;
+- ``member:<name part>``: the team member whose token was sent.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from claude_poe_tui.requestlog.record import RequestRecord
@@ -31,18 +37,25 @@ def _status_predicate(value: str) -> Predicate:
     return lambda r: str(r.status).startswith(value)
 
 
-def _contains(getter: Callable[[RequestRecord], str | None], value: str) -> Predicate:
+def _any_contains(getter: Callable[[RequestRecord], Iterable[str | None]], value: str) -> Predicate:
     value = value.lower()
-    return lambda r: value in (getter(r) or "").lower()
+    return lambda r: any(value in (text or "").lower() for text in getter(r))
+
+
+def _failed(record: RequestRecord, key: str) -> list[str | None]:
+    failed = record.failed or []
+    return [entry.get(key) if isinstance(entry, dict) else None for entry in failed]
 
 
 FIELDS: dict[str, Callable[[str], Predicate]] = {
-    "model": lambda v: lambda r: _contains(lambda x: x.model, v)(r) or _contains(lambda x: x.poe_model, v)(r),
-    "bot": lambda v: _contains(lambda r: r.poe_model, v),
+    "model": lambda v: _any_contains(lambda r: (r.model, r.answered_model, r.poe_model), v),
+    "bot": lambda v: _any_contains(lambda r: (r.poe_model, *_failed(r, "poe_model")), v),
     "status": _status_predicate,
-    "route": lambda v: _contains(lambda r: r.route, v),
-    "session": lambda v: _contains(lambda r: r.session, v),
-    "error": lambda v: _contains(lambda r: f"{r.error_type or ''} {r.error_message or ''}", v),
+    "route": lambda v: _any_contains(lambda r: (r.route,), v),
+    "session": lambda v: _any_contains(lambda r: (r.session,), v),
+    "agent": lambda v: _any_contains(lambda r: (r.agent_id, r.parent_agent_id), v),
+    "member": lambda v: _any_contains(lambda r: (r.member,), v),
+    "error": lambda v: _any_contains(lambda r: (f"{r.error_type or ''} {r.error_message or ''}",), v),
 }
 
 
@@ -60,11 +73,13 @@ class RecordQuery:
 
 
 def parse_query(text: str) -> RecordQuery:
+    from claude_poe_tui.requestlog.describe import describe
+
     predicates: list[Predicate] = []
     for word in text.split():
         field, sep, value = word.partition(":")
         if sep and field.lower() in FIELDS and value:
             predicates.append(FIELDS[field.lower()](value))
         else:
-            predicates.append(_contains(RequestRecord.describe, word))
+            predicates.append(_any_contains(lambda r: (describe(r),), word))
     return RecordQuery(text, tuple(predicates))

@@ -1,14 +1,16 @@
 """The dashboard: ``claude-poe-tui`` with no command.
 
-The App owns the state (config, proxy session, request statistics) and does the I/O in workers;
-panes show what it gives them and post messages for what the user asks. Nothing here imports
-LiteLLM: the proxy is a child process.
+The App routes messages. What the dashboard does lives in plain-Python controllers beside the
+core (``claude_poe_tui.control``): config edits and key storage (:class:`ConfigController`), the
+Poe key check, following the request log (:class:`RequestLogWatcher`, its own thread) and the
+proxy (:class:`ProxyController`, its own thread). Their callbacks become messages here; workers
+run the calls that block; panes show what they are given and post what the user asks. Nothing
+here imports LiteLLM: the proxy is a child process.
 """
 
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 from pathlib import Path
 
@@ -18,37 +20,45 @@ from textual.binding import Binding
 from textual.css.query import NoMatches
 from textual.widget import Widget
 from textual.widgets import TabbedContent, TabPane
-from textual.worker import get_current_worker
 
-from claude_poe_tui.config import Config, load_config, resolve_secrets
-from claude_poe_tui.config.edit import ConfigEditor
-from claude_poe_tui.config.load import Secrets
+from claude_poe_tui.config import Config, load_config
+from claude_poe_tui.control.config import ConfigController
+from claude_poe_tui.control.proxy import ProxyAction, ProxyController
+from claude_poe_tui.control.requests import RequestLogWatcher
 from claude_poe_tui.errors import ConfigError, UserError
 from claude_poe_tui.paths import StatePaths
 from claude_poe_tui.proxy.parent.process import OutputLine, ProxyState, StateChanged
 from claude_poe_tui.proxy.parent.session import ProxySession, SessionMode
-from claude_poe_tui.requestlog.feed import BATCH as FEED_BATCH
-from claude_poe_tui.requestlog.feed import RECENT_KEPT, FeedFigures, RequestFeed
-from claude_poe_tui.requestlog.record import RequestRecord
-from claude_poe_tui.requestlog.stats import WINDOWS
+from claude_poe_tui.requestlog.feed import FeedFigures
 from claude_poe_tui.ui.commands import DashboardCommands
 from claude_poe_tui.ui.key_bar import KeyBar
 from claude_poe_tui.ui.memory import forget_removed_widgets, freeze_long_lived_objects
-from claude_poe_tui.ui.messages import ConfigApplied, ConfigRefused, MappingChange, ProxyEventArrived, RequestsRead
+from claude_poe_tui.ui.messages import (
+    ConfigApplied,
+    ConfigRefused,
+    CopyDone,
+    MappingChange,
+    PoeKeyChecked,
+    ProxyActionFailed,
+    ProxyEventArrived,
+    RequestLogFailed,
+    RequestsRead,
+)
 from claude_poe_tui.ui.panes.keys import KeysPane
 from claude_poe_tui.ui.panes.latency import LatencyPane
 from claude_poe_tui.ui.panes.logs import LogsPane
 from claude_poe_tui.ui.panes.models import ModelsPane
+from claude_poe_tui.ui.output_view import OutputView
 from claude_poe_tui.ui.panes.output import OutputPane
 from claude_poe_tui.ui.screens.crash import CrashScreen
 from claude_poe_tui.ui.screens.help import HelpScreen
 from claude_poe_tui.ui.status_bar import StatusBar
-from claude_poe_tui.wording import counted
 
 PANES = ("models", "keys", "logs", "latency", "output")
 PANE_TITLES = {"models": "Models", "keys": "Keys", "logs": "Logs", "latency": "Latency", "output": "Proxy output"}
-FEED_INTERVAL = 0.25  # seconds between looks at the request log
 FORGET_REMOVED_WIDGETS_EVERY = 30  # ticks (seconds); see ui/memory.py
+ACTION_WORDS = {ProxyAction.CONNECT: "start", ProxyAction.START: "start", ProxyAction.STOP: "stop",
+                ProxyAction.RESTART: "restart", ProxyAction.REFRESH: "check"}
 
 # The clock the statistics read; a module attribute so tests can fix it.
 current_time = time.time
@@ -85,11 +95,10 @@ class PoeTuiApp(App[None]):
         self.start_proxy = start_proxy
         self.config: Config | None = None
         self.config_error: str | None = None
-        self.session: ProxySession | None = None
-        self.window_label = "1h"
-        self.request_feed: RequestFeed | None = None  # made by the log worker
+        self.proxy: ProxyController | None = None
+        self.configs: ConfigController | None = None
+        self.request_log: RequestLogWatcher | None = None
         self.request_history_shown = False  # the log's history has reached the panes
-        self._requests_in_flight = threading.Event()  # a RequestsRead not yet shown
         self.latest_figures: FeedFigures | None = None  # the statistics, for Latency
         self._latency_shown_at = 0.0
         self._ticks = 0  # seconds since mount, counted by _tick
@@ -125,15 +134,27 @@ class PoeTuiApp(App[None]):
     def status(self) -> StatusBar:
         return self.query_one(StatusBar)
 
+    @property
+    def session(self) -> ProxySession | None:
+        return self.proxy.session if self.proxy is not None else None
+
+    @property
+    def window_label(self) -> str:
+        return self.request_log.window if self.request_log is not None else "1h"
+
     def on_mount(self) -> None:
         self.read_config()
         self.set_interval(1.0, self._tick)
         if self.config is not None:
             self.start_request_feed()
             self.load_catalog()
-            if self.start_proxy:
-                self.connect_proxy()
+            if self.start_proxy and self.proxy is not None:
+                self.proxy.request(ProxyAction.CONNECT)
         self._focus_now(self._pane_focus_target("models"))
+
+    def on_unmount(self) -> None:
+        if self.request_log is not None:
+            self.request_log.close()
 
     @property
     def request_log_path(self) -> Path:
@@ -152,67 +173,38 @@ class PoeTuiApp(App[None]):
             self.notify(str(exc), title="The config cannot be used", severity="error", timeout=30)
             return
         self._show_config(config)
-        if self.session is None:
-            self.session = ProxySession(config, self.state_paths)
-            self.session.add_listener(lambda event: self.post_message(ProxyEventArrived(event)))
+        if self.proxy is None:
+            self.proxy = ProxyController(
+                ProxySession(config, self.state_paths),
+                on_event=lambda event: self.post_message(ProxyEventArrived(event)),
+                on_failure=lambda action, reason: self.post_message(ProxyActionFailed(action, reason)),
+            )
+            self.configs = ConfigController(self.config_path, self.proxy.apply)
         self.status.url = config.base_url
 
-    def _show_config(self, config: Config) -> None:
+    def _show_config(self, config: Config, *, select: int | None = None) -> None:
         self.config = config
         self.config_error = None
-        self.query_one(ModelsPane).show_config(config)
+        self.query_one(ModelsPane).show_config(config, select=select)
         self.query_one(KeysPane).show_config(config)
         self.sub_title = str(config.path)
 
-    def secrets(self, config: Config | None = None) -> Secrets | None:
-        config = config or self.config
-        if config is None:
-            return None
-        try:
-            return resolve_secrets(config)
-        except UserError:
-            return None
-
     @on(MappingChange)
     def _on_mapping_change(self, change: MappingChange) -> None:
-        self.apply_mapping_change(change)
+        self.edit_mapping(change)
 
     @work(thread=True, exclusive=True, group="config", exit_on_error=False)
-    def apply_mapping_change(self, change: MappingChange) -> None:
+    def edit_mapping(self, change: MappingChange) -> None:
+        assert self.configs is not None
         try:
-            editor = ConfigEditor.open(self.config_path)
-            if change.action == "add":
-                editor.add_model(change.mapping)
-                what = f"added {change.mapping.name} → {change.mapping.poe_model}"
-            elif change.action == "update":
-                editor.update_model(change.index, change.mapping)
-                what = f"updated {change.mapping.name} → {change.mapping.poe_model}"
-            elif change.action == "delete":
-                what = f"deleted {editor.models()[change.index].name}"
-                editor.delete_model(change.index)
-            else:
-                editor.move_model(change.index, change.to)
-                what = "reordered the mappings"
-            config = editor.save()
-        except (ConfigError, UserError) as exc:
-            self.post_message(ConfigRefused(str(exc)))
-            return
-        self.post_message(ConfigApplied(config, self._apply_to_proxy(config), what))
-
-    def _apply_to_proxy(self, config: Config) -> str:
-        if self.session is None or self.session.state is not ProxyState.RUNNING:
-            if self.session is not None:
-                self.session.config = config
-            return "saved"
-        try:
-            return self.session.apply(config, self.secrets(config))
+            self.post_message(ConfigApplied(self.configs.edit_mapping(change.edit)))
         except UserError as exc:
-            return f"saved, but not applied: {exc}"
+            self.post_message(ConfigRefused(str(exc)))
 
     @on(ConfigApplied)
     def _on_config_applied(self, message: ConfigApplied) -> None:
-        self._show_config(message.config)
-        self.notify(f"{message.what}. Saved {self.config_path.name}; {message.outcome}.", title="Config saved")
+        self._show_config(message.change.config, select=message.change.row)
+        self.notify(message.change.message(self.config_path.name), title="Config saved")
 
     @on(ConfigRefused)
     def _on_config_refused(self, message: ConfigRefused) -> None:
@@ -222,30 +214,16 @@ class PoeTuiApp(App[None]):
 
     @on(KeysPane.StoreKey)
     def _on_store_key(self, message: KeysPane.StoreKey) -> None:
-        self.store_key(message.kind, message.value)
+        self.store_key(message)
 
     @work(thread=True, exclusive=True, group="config", exit_on_error=False)
-    def store_key(self, kind, value: str) -> None:
-        import os
-
-        from claude_poe_tui.keys import store_key
-
-        if self.config is None:
+    def store_key(self, message: KeysPane.StoreKey) -> None:
+        if self.config is None or self.configs is None:
             return
         try:
-            stored = store_key(self.config, kind, value)
-            if stored.shadowed:
-                # The environment wins over .env; the user asked for this key here, so this
-                # dashboard (and the proxy it starts) uses it. Their shell keeps its own value.
-                os.environ[stored.env_name] = value
-            config = load_config(self.config_path)
+            self.post_message(ConfigApplied(self.configs.store_key(self.config, message.kind, message.value)))
         except UserError as exc:
             self.post_message(ConfigRefused(str(exc)))
-            return
-        what = stored.message()
-        if stored.shadowed:
-            what += f"; this dashboard uses the new value, your shell still sets ${stored.env_name}"
-        self.post_message(ConfigApplied(config, self._apply_to_proxy(config), what))
 
     @on(KeysPane.CheckPoeKey)
     def _on_check_key(self) -> None:
@@ -253,65 +231,48 @@ class PoeTuiApp(App[None]):
 
     @work(thread=True, exclusive=True, group="poe-key", exit_on_error=False)
     def check_poe_key(self) -> None:
-        from rich.text import Text
+        from claude_poe_tui.control.keys import check_poe_key
 
-        from claude_poe_tui.keys import KeyKind, describe_key
-        from claude_poe_tui.poe.client import PoeClient, PoeError
+        if self.config is not None:
+            self.post_message(PoeKeyChecked(check_poe_key(self.config)))
 
-        if self.config is None:
-            return
-        info = describe_key(self.config, KeyKind.POE)
-        if info.value is None:
-            result = Text(f"The Poe key is not set: {info.where()}.", style="bold red")
-        else:
-            client = PoeClient(self.config.poe.base_url, info.value, key_origin=info.where())
-            try:
-                balance = client.balance()
-                history = client.points_history(max_pages=3)
-            except PoeError as exc:
-                result = Text(f"✗ {exc}", style="bold red")
-            else:
-                result = Text(f"✓ Poe accepts the key. Balance: {balance:,} points.", style="bold green")
-                spent = history.spent_per_bot()
-                if spent:
-                    result.append("\nPoints spent recently, per bot:", style="bold")
-                    for bot, points, count in spent[:10]:
-                        result.append(f"\n  {bot:<28} {points:>10,} points  {counted(count, 'request'):>14}")
-        self.call_from_thread(self.query_one(KeysPane).show_check, result)
+    @on(PoeKeyChecked)
+    def _on_key_checked(self, message: PoeKeyChecked) -> None:
+        self.query_one(KeysPane).show_check(message.check)
+
+    @on(KeysPane.CopyKey)
+    def _on_copy_key(self, message: KeysPane.CopyKey) -> None:
+        self.copy_text(message.label, message.value)
+
+    @work(thread=True, exclusive=True, group="copy", exit_on_error=False)
+    def copy_text(self, what: str, text: str) -> None:
+        from claude_poe_tui.clipboard import copy_text
+
+        self.post_message(CopyDone(what, text, copy_text(text)))
+
+    @on(CopyDone)
+    def _on_copied(self, message: CopyDone) -> None:
+        from claude_poe_tui.clipboard import CopyMethod
+
+        if message.result.method is CopyMethod.OSC52:
+            self.copy_to_clipboard(message.text)  # the terminal may take it; nothing tells us
+        self.notify(message.result.message(message.what), title="Copy",
+                    severity="information" if message.result.certain else "warning",
+                    timeout=5 if message.result.certain else 12)
 
     # -- the request log --
 
     def start_request_feed(self) -> None:
         """Follow the request log: Logs shows each request, Latency the statistics."""
-        self.follow_request_log(self.request_log_path)
-
-    @work(thread=True, exclusive=True, group="request-log", exit_on_error=False)
-    def follow_request_log(self, path: Path) -> None:
-        worker = get_current_worker()
-        feed = self.request_feed = RequestFeed(path, clock=lambda: current_time())
-        try:
-            recent = feed.load_history(cancelled=lambda: worker.is_cancelled)
-            self._post_requests(recent, feed.figures(self.window_label), history=True)
-            pending: list[RequestRecord] = []
-            shown_at = time.monotonic()
-            while not worker.is_cancelled:
-                batch = feed.poll()
-                pending = (pending + batch)[-RECENT_KEPT:] if pending else batch
-                due = pending or time.monotonic() - shown_at >= 1.0  # figures age even without requests
-                # One update in flight at a time: while the screen is busy, requests gather here
-                # (bounded) instead of as queued messages.
-                if due and not self._requests_in_flight.is_set():
-                    self._post_requests(pending, feed.figures(self.window_label))
-                    pending = []
-                    shown_at = time.monotonic()
-                if len(batch) < FEED_BATCH:
-                    time.sleep(FEED_INTERVAL)
-        finally:
-            feed.close()
-
-    def _post_requests(self, records: list[RequestRecord], figures: FeedFigures, *, history: bool = False) -> None:
-        self._requests_in_flight.set()
-        self.post_message(RequestsRead(records, figures, history=history))
+        if self.request_log is not None:
+            self.request_log.close()
+        self.request_log = RequestLogWatcher(
+            self.request_log_path,
+            on_update=lambda update: self.post_message(RequestsRead(update)),
+            on_error=lambda exc: self.post_message(RequestLogFailed(str(exc))),
+            clock=lambda: current_time(),
+        )
+        self.request_log.start()
 
     @on(RequestsRead)
     def _show_requests(self, message: RequestsRead) -> None:
@@ -326,7 +287,13 @@ class PoeTuiApp(App[None]):
         except NoMatches:  # the app is closing: its panes are gone
             pass
         finally:
-            self._requests_in_flight.clear()
+            if self.request_log is not None:
+                self.request_log.shown()
+
+    @on(RequestLogFailed)
+    def _request_log_failed(self, message: RequestLogFailed) -> None:
+        self.notify(f"{self.request_log_path}: {message.reason}", title="The request log cannot be followed",
+                    severity="error", timeout=20)
 
     def _show_figures(self, figures: FeedFigures, *, now: bool = False) -> None:
         self.latest_figures = figures
@@ -349,11 +316,13 @@ class PoeTuiApp(App[None]):
 
     @on(LatencyPane.WindowChange)
     def _next_window(self) -> None:
-        labels = list(WINDOWS)
-        self.window_label = labels[(labels.index(self.window_label) + 1) % len(labels)]
-        if self.request_feed is not None:
-            self._show_figures(self.request_feed.figures(self.window_label), now=True)
-        self.notify(f"Statistics over the last {self.window_label}.", timeout=3)
+        if self.request_log is None:
+            return
+        window = self.request_log.next_window()
+        figures = self.request_log.figures()
+        if figures is not None:
+            self._show_figures(figures, now=True)
+        self.notify(f"Statistics over the last {window}.", timeout=3)
 
     # -- the Poe catalog --
 
@@ -367,49 +336,28 @@ class PoeTuiApp(App[None]):
 
     # -- the proxy --
 
-    @work(thread=True, exclusive=True, group="proxy", exit_on_error=False)
-    def connect_proxy(self) -> None:
-        assert self.session is not None
-        try:
-            self.session.connect(self.secrets())
-        except UserError as exc:
-            self.call_from_thread(self.notify, str(exc), title="The proxy did not start", severity="error", timeout=20)
-
-    @work(thread=True, exclusive=True, group="proxy", exit_on_error=False)
-    def run_proxy_action(self, action: str) -> None:
-        session = self.session
-        if session is None:
-            return
-        try:
-            secrets = None
-            if action in ("start", "restart"):
-                secrets = resolve_secrets(session.config)
-            if action == "start":
-                session.start(secrets)
-            elif action == "stop":
-                session.stop()
-            else:
-                session.restart(secrets)
-        except UserError as exc:
-            self.call_from_thread(self.notify, str(exc), title=f"Proxy {action} failed", severity="error", timeout=20)
-
     def action_toggle_proxy(self) -> None:
-        if self.session is None:
+        if self.proxy is None:
             self.notify(self.config_error or "no config", severity="error")
             return
-        if not self.session.can_control:
+        if not self.proxy.can_control:
             self.notify("This proxy is run by `claude-poe-tui serve`: stop it there.", severity="warning")
             return
-        running = self.session.state in (ProxyState.RUNNING, ProxyState.STARTING)
-        self.run_proxy_action("stop" if running else "start")
+        self.proxy.request(self.proxy.toggle_action())
 
     def action_restart_proxy(self) -> None:
-        if self.session is None:
+        if self.proxy is None:
             return
-        if not self.session.can_control:
+        if not self.proxy.can_control:
             self.notify("This proxy is run by `claude-poe-tui serve`: restart it there.", severity="warning")
             return
-        self.run_proxy_action("restart")
+        self.proxy.request(ProxyAction.RESTART)
+
+    @on(ProxyActionFailed)
+    def _on_proxy_action_failed(self, message: ProxyActionFailed) -> None:
+        title = ("The proxy did not start" if message.action is ProxyAction.CONNECT
+                 else f"Proxy {ACTION_WORDS[message.action]} failed")
+        self.notify(message.reason, title=title, severity="error", timeout=20)
 
     @on(ProxyEventArrived)
     def _on_proxy_event(self, message: ProxyEventArrived) -> None:
@@ -419,44 +367,31 @@ class PoeTuiApp(App[None]):
             return
         if isinstance(event, StateChanged):
             self._show_proxy_state()
-            if event.state is ProxyState.FAILED and self.session and self.session.mode is SessionMode.OWNED:
-                self.push_screen(CrashScreen(event.detail, self.session.output), self._after_crash)
+            session = self.session
+            if event.state is ProxyState.FAILED and session and session.mode is SessionMode.OWNED:
+                self.push_screen(CrashScreen(event.detail, session.output), self._after_crash)
 
     def _after_crash(self, restart: bool | None) -> None:
-        if restart:
-            self.run_proxy_action("restart")
+        if restart and self.proxy is not None:
+            self.proxy.request(ProxyAction.RESTART)
 
     def _show_proxy_state(self) -> None:
-        session = self.session
-        status = self.status
-        if session is None:
+        if self.proxy is None:
             return
+        session = self.proxy.session
+        status = self.status
         status.state = session.state
         status.detail = session.detail
         status.uptime = session.uptime
-        if session.mode is SessionMode.ATTACHED:
-            status.owner = f"attached to serve, pid {session.pid}"
-        elif session.mode is SessionMode.OWNED and session.pid:
-            status.owner = f"own proxy, pid {session.pid}"
-        else:
-            status.owner = ""
+        status.owner = self.proxy.owner
 
     def _tick(self) -> None:
         self._ticks += 1
         if self._ticks % FORGET_REMOVED_WIDGETS_EVERY == 0:
             forget_removed_widgets()
-        if self.session is not None:
-            self.status.uptime = self.session.uptime
-            if self.session.mode is SessionMode.ATTACHED:
-                self.refresh_attached()
-
-    @work(thread=True, exclusive=True, group="attached", exit_on_error=False)
-    def refresh_attached(self) -> None:
-        if self.session is not None:
-            before = self.session.state
-            self.session.refresh()
-            if self.session.state is not before:
-                self.call_from_thread(self._show_proxy_state)
+        if self.proxy is not None:
+            self.status.uptime = self.proxy.session.uptime
+            self.proxy.tick()
 
     # -- navigation and help --
 
@@ -511,7 +446,7 @@ class PoeTuiApp(App[None]):
             ("2 Keys", KeysPane.HELP, bindings(KeysPane)),
             ("3 Logs", LogsPane.HELP, bindings(LogsPane)),
             ("4 Latency", LatencyPane.HELP, bindings(LatencyPane)),
-            ("5 Proxy output", OutputPane.HELP, []),
+            ("5 Proxy output", OutputPane.HELP, [b for b in bindings(OutputView) if b.id]),
         ]
 
     async def action_models_action(self, action: str) -> None:
@@ -538,8 +473,9 @@ class PoeTuiApp(App[None]):
         self.push_screen("help")
 
     async def action_quit(self) -> None:
-        if self.session is not None and self.session.mode is SessionMode.OWNED:
-            self.status.state = ProxyState.STOPPING
-            self.status.detail = "stopping the proxy"
-            await asyncio.to_thread(self.session.shutdown)
+        if self.proxy is not None:
+            if self.proxy.session.mode is SessionMode.OWNED:
+                self.status.state = ProxyState.STOPPING
+                self.status.detail = "stopping the proxy"
+            await asyncio.to_thread(self.proxy.shutdown)
         self.exit()

@@ -13,7 +13,7 @@ ACTIONS: tuple[tuple[str, str, str], ...] = (
     ("Proxy: show its output", "LiteLLM's own log lines", "pane('output')"),
     ("Models: show mappings", "Which Poe bot answers each Claude Code model name", "pane('models')"),
     ("Models: add a mapping", "Map another model name to a Poe bot", "models_action('add')"),
-    ("Models: edit the selected mapping", "Change its bot or route", "models_action('edit')"),
+    ("Models: edit the selected mapping", "Change its bot, route, thinking or fallbacks", "models_action('edit')"),
     ("Models: delete the selected mapping", "Asks first", "models_action('delete')"),
     ("Models: refresh Poe's catalog", "Fetch Poe's bot list again", "refresh_catalog"),
     ("Keys: show keys", "Poe key and master key, masked", "pane('keys')"),

@@ -1,13 +1,16 @@
-"""Messages the dashboard's parts send: workers and the proxy post them, the App handles them."""
+"""Messages the dashboard's parts send: controllers' callbacks and workers post them, the App handles them."""
 
 from __future__ import annotations
 
 from textual.message import Message
 
-from claude_poe_tui.config.model import Config, ModelMapping
+from claude_poe_tui.clipboard import CopyResult
+from claude_poe_tui.control.config import ConfigChanged
+from claude_poe_tui.control.keys import PoeKeyCheck
+from claude_poe_tui.control.mappings import MappingEdit
+from claude_poe_tui.control.proxy import ProxyAction
+from claude_poe_tui.control.requests import RequestsUpdate
 from claude_poe_tui.proxy.parent.process import ProxyEvent
-from claude_poe_tui.requestlog.feed import FeedFigures
-from claude_poe_tui.requestlog.record import RequestRecord
 
 
 class ProxyEventArrived(Message):
@@ -18,27 +21,29 @@ class ProxyEventArrived(Message):
         self.event = event
 
 
+class ProxyActionFailed(Message):
+    """A start, stop, restart or connect did not work; ``reason`` says why."""
+
+    def __init__(self, action: ProxyAction, reason: str) -> None:
+        super().__init__()
+        self.action = action
+        self.reason = reason
+
+
 class MappingChange(Message):
     """The user asked to change the [[models]] list."""
 
-    def __init__(
-        self, action: str, index: int | None = None, mapping: ModelMapping | None = None, to: int | None = None
-    ) -> None:
+    def __init__(self, edit: MappingEdit) -> None:
         super().__init__()
-        self.action = action  # "add" | "update" | "delete" | "move"
-        self.index = index
-        self.mapping = mapping
-        self.to = to
+        self.edit = edit
 
 
 class ConfigApplied(Message):
-    """The config was saved (and applied to the proxy, as ``outcome`` says)."""
+    """The config was saved (and applied to the proxy, as ``change.outcome`` says)."""
 
-    def __init__(self, config: Config, outcome: str, what: str) -> None:
+    def __init__(self, change: ConfigChanged) -> None:
         super().__init__()
-        self.config = config
-        self.outcome = outcome
-        self.what = what
+        self.change = change
 
 
 class ConfigRefused(Message):
@@ -52,8 +57,44 @@ class ConfigRefused(Message):
 class RequestsRead(Message):
     """New requests from the request log (the whole recent history the first time) and figures."""
 
-    def __init__(self, records: list[RequestRecord], figures: FeedFigures, *, history: bool = False) -> None:
+    def __init__(self, update: RequestsUpdate) -> None:
         super().__init__()
-        self.records = records
-        self.figures = figures
-        self.history = history
+        self.update = update
+
+    @property
+    def records(self):
+        return self.update.records
+
+    @property
+    def figures(self):
+        return self.update.figures
+
+    @property
+    def history(self) -> bool:
+        return self.update.history
+
+
+class RequestLogFailed(Message):
+    """The request log could not be followed any more."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__()
+        self.reason = reason
+
+
+class PoeKeyChecked(Message):
+    """Poe's answer about the Poe key (or why there is none)."""
+
+    def __init__(self, check: PoeKeyCheck) -> None:
+        super().__init__()
+        self.check = check
+
+
+class CopyDone(Message):
+    """Text was copied (``result`` says how far it got); ``what`` names it for the user."""
+
+    def __init__(self, what: str, text: str, result: CopyResult) -> None:
+        super().__init__()
+        self.what = what
+        self.text = text
+        self.result = result

@@ -5,6 +5,9 @@ requests kept and a few hundred arriving a second, keys waited behind that work 
 see benchmarks/bench_dashboard.py). This widget uses Textual's line API the way toolong does:
 rows live in a bounded deque, ``render_line`` draws the few lines the screen shows, and drawn
 rows are cached by their key. Adding rows costs the rows added, whatever the table holds.
+
+Columns have priorities (ui/columns.py): when the pane is narrow the least useful go first, so
+an 80-column terminal still shows the timings, tokens and error; enter shows everything.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import collections
 from collections.abc import Callable, Iterable
 from typing import ClassVar
 
+from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
@@ -25,6 +29,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from claude_poe_tui.requestlog.record import RequestRecord
+from claude_poe_tui.ui.columns import Column, fit_columns
 
 Cell = str | Text
 RowFormatter = Callable[[RequestRecord], tuple[Cell, ...]]
@@ -81,18 +86,22 @@ class RequestTable(ScrollView, can_focus=True):
     class Selected(Highlighted):
         """Enter (or a click on the cursor row) on ``row``."""
 
-    def __init__(self, columns: Iterable[str], format_row: RowFormatter, *, max_rows: int, id: str | None = None,
+    def __init__(self, columns: Iterable[Column], format_row: RowFormatter, *, max_rows: int, id: str | None = None,
                  max_column_width: int = 40, max_last_column_width: int = 160) -> None:
         super().__init__(id=id)
         self.columns = list(columns)
         self.format_row = format_row
-        self._max_widths = [max_column_width] * (len(self.columns) - 1) + [max_last_column_width]
+        default_max = [max_column_width] * (len(self.columns) - 1) + [max_last_column_width]
+        self._max_widths = [c.max_width if c.max_width is not None else m for c, m in zip(self.columns, default_max)]
         self.rows: collections.deque[tuple[int, RequestRecord]] = collections.deque(maxlen=max_rows)
         self.cursor_row = 0
         self.following = True  # the cursor stays on the newest row as rows arrive
-        self._widths = [len(name) for name in self.columns]
-        self._lines: LRUCache[tuple[int, int, int], Strip] = LRUCache(1024)  # (row key, layout, stripe)
-        self._layout = 0  # bumped when column widths change: cached lines are stale
+        self._widths = [0] * len(self.columns)  # the widest cell of each column (titles aside)
+        self._lines: LRUCache[tuple[int, int, int], Strip] = LRUCache(1024)  # (row key, fit, stripe)
+        self._layout = 0  # bumped when a column's content gets wider
+        self._fit_for: tuple[int, int] | None = None  # (layout, width) the columns were fitted for
+        self._fit = 0  # bumped when the fitted columns change: cached lines are stale
+        self._shown: list[tuple[int, str, int]] = [(i, c.title, len(c.title)) for i, c in enumerate(self.columns)]
 
     # -- contents --
 
@@ -132,7 +141,7 @@ class RequestTable(ScrollView, can_focus=True):
         self.rows.clear()
         self.cursor_row = 0
         self.following = True
-        self._widths = [len(name) for name in self.columns]
+        self._widths = [0] * len(self.columns)
         self._layout += 1
         self._resize()
         self.scroll_to(0, 0, animate=False, immediate=True, force=True)
@@ -140,14 +149,38 @@ class RequestTable(ScrollView, can_focus=True):
 
     def _measure(self, record: RequestRecord) -> None:
         for index, cell in enumerate(self.format_row(record)):
-            width = min(len(cell.plain if isinstance(cell, Text) else cell), self._max_widths[index])
+            width = min(cell_len(cell.plain if isinstance(cell, Text) else cell), self._max_widths[index])
             if width > self._widths[index]:
                 self._widths[index] = width
                 self._layout += 1
 
     def _resize(self) -> None:
-        width = 1 + sum(self._widths) + GAP * len(self._widths)
+        self._fit_columns()
+        width = 1 + sum(width + GAP for _, _, width in self._shown)
         self.virtual_size = Size(width, len(self.rows) + 1)  # + the header line
+
+    def _fit_columns(self) -> None:
+        """Fit the columns to the width (see ui/columns.py): the least useful go first."""
+        width = self.scrollable_content_region.width or self.app.size.width
+        if self._fit_for == (self._layout, width):
+            return
+        self._fit_for = (self._layout, width)
+        content = {column.key: self._widths[i] for i, column in enumerate(self.columns)}
+        index = {column.key: i for i, column in enumerate(self.columns)}
+        fitted = fit_columns(self.columns, content, width - 1, padding=GAP)  # 1: the leading space
+        shown = [(index[f.key], f.title, f.width) for f in fitted]
+        if shown != self._shown:
+            self._shown = shown
+            self._fit += 1
+
+    @property
+    def shown_columns(self) -> list[str]:
+        """The keys of the columns on screen now."""
+        return [self.columns[i].key for i, _, _ in self._shown]
+
+    def on_resize(self) -> None:
+        self._resize()
+        self.refresh()
 
     # -- the cursor --
 
@@ -199,9 +232,10 @@ class RequestTable(ScrollView, can_focus=True):
 
     # -- drawing --
 
-    def _cells_line(self, cells: Iterable[Cell], base: Style) -> list[Segment]:
+    def _cells_line(self, cells: tuple[Cell, ...], base: Style) -> list[Segment]:
         line = Text(" ", no_wrap=True, overflow="ellipsis")
-        for cell, width in zip(cells, self._widths):
+        for index, _, width in self._shown:
+            cell = cells[index]
             text = cell.copy() if isinstance(cell, Text) else Text(cell)
             text.truncate(width, overflow="ellipsis", pad=True)
             line.append_text(text)
@@ -209,12 +243,19 @@ class RequestTable(ScrollView, can_focus=True):
         return [Segment(s.text, base + s.style if s.style else base) for s in line.render(self.app.console)
                 if s.text != "\n"]
 
+    def _header(self) -> tuple[Cell, ...]:
+        titles: list[Cell] = [""] * len(self.columns)
+        for index, title, _ in self._shown:
+            titles[index] = title
+        return tuple(titles)
+
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
+        self._fit_columns()
         scroll_x = round(self.scroll_x)
         base = self.rich_style
         if y == 0:
-            strip = Strip(self._cells_line(self.columns, base + self.get_component_rich_style("request-table--header")))
+            strip = Strip(self._cells_line(self._header(), base + self.get_component_rich_style("request-table--header")))
             return strip.crop_extend(scroll_x, scroll_x + width, base)
         row = round(self.scroll_y) + y - 1
         if row >= len(self.rows):
@@ -223,7 +264,7 @@ class RequestTable(ScrollView, can_focus=True):
         if row == self.cursor_row:  # drawn afresh: its style goes under every cell's own
             style = base + self.get_component_rich_style("request-table--cursor")
             return Strip(self._cells_line(self.format_row(record), style)).crop_extend(scroll_x, scroll_x + width, style)
-        cache_key = (key, self._layout, row % 2)
+        cache_key = (key, self._fit, row % 2)
         strip = self._lines.get(cache_key)
         if strip is None:
             style = base + self.get_component_rich_style("request-table--even-row") if row % 2 else base

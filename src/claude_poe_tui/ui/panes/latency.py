@@ -5,14 +5,36 @@ from __future__ import annotations
 from typing import Any
 
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import DataTable, Sparkline, Static
 
-COLUMNS = ("model", "requests", "errors", "error %", "p50 ms", "p95 ms", "p99 ms", "ttft p50", "ttft p95", "tok/s")
+from claude_poe_tui.ui.columns import Column
+from claude_poe_tui.ui.fitted_table import FittedTable
+
+COLUMNS = (
+    Column("model", "model", priority=100, min_width=14),
+    Column("requests", "requests", priority=90, short_title="reqs"),
+    Column("errors", "errors", priority=85, short_title="errs"),
+    Column("error_pct", "error %", priority=50, short_title="err %"),
+    Column("p50", "p50 ms", priority=80, short_title="p50"),
+    Column("p95", "p95 ms", priority=70, short_title="p95"),
+    Column("p99", "p99 ms", priority=40, short_title="p99"),
+    Column("ttft_p50", "ttft p50", priority=75),
+    Column("ttft_p95", "ttft p95", priority=30),
+    Column("tps", "tok/s", priority=60),
+)
+NO_MODEL = "-"  # how the statistics name requests that never had a model (refused before routing)
+NO_MODEL_LABEL = "(no model)"
+NO_MODEL_CAPTION = "(no model): requests refused before routing, such as a wrong key"
+TALL_CHARTS_FROM = 34  # pane height from which each chart gets 3 lines instead of 1
+
+
+def model_label(model: str) -> str:
+    return NO_MODEL_LABEL if model == NO_MODEL else model
 
 
 def _ms(value: Any) -> str:
@@ -23,7 +45,8 @@ class LatencyPane(Vertical):
     HELP = (
         "Per model name Claude Code asked for, over the last window: requests, errors, latency "
         "percentiles, time to first token (streamed requests) and output tokens per second. The "
-        "charts follow the selected model, one bar per time bucket."
+        "charts follow the selected model, one bar per time bucket. Requests refused before they "
+        "were routed (a wrong key) count under '(no model)'."
     )
     BINDINGS = [
         Binding("w", "next_window", "Window", id="latency.window", tooltip="Cycle the window: 15m, 1h, 6h, 24h"),
@@ -37,63 +60,61 @@ class LatencyPane(Vertical):
         self.selected: str | None = None
 
     def compose(self) -> ComposeResult:
-        table: DataTable[str | Text] = DataTable(id="latency-table", cursor_type="row", zebra_stripes=True)
-        table.add_columns(*COLUMNS)
-        yield table
+        yield FittedTable(COLUMNS, id="latency-table", zebra_stripes=True)
         with Vertical(id="latency-charts"):
-            yield Static("", id="latency-title", classes="chart-label")
-            yield Static("p50 latency per bucket", classes="chart-label")
-            yield Sparkline([], id="chart-latency")
-            yield Static("requests per bucket", classes="chart-label")
-            yield Sparkline([], id="chart-requests")
-            yield Static("errors per bucket", classes="chart-label")
-            yield Sparkline([], id="chart-errors")
+            yield Static("", id="latency-title", classes="chart-title")
+            for chart, label in (("latency", "p50 ms"), ("requests", "requests"), ("errors", "errors")):
+                with Horizontal(classes="chart-row"):
+                    yield Static(label, classes="chart-label")
+                    yield Sparkline([], id=f"chart-{chart}")
 
     @property
-    def table(self) -> DataTable:
-        return self.query_one("#latency-table", DataTable)
+    def table(self) -> FittedTable:
+        return self.query_one("#latency-table", FittedTable)
+
+    def on_resize(self, event: events.Resize) -> None:
+        # Charts are one line each on a small terminal, so six models stay in view at 80x24.
+        self.set_class(event.size.height >= TALL_CHARTS_FROM, "tall-charts")
 
     def show(self, summary: dict[str, dict[str, Any]], series: dict[str, list[dict[str, Any]]], window: str) -> None:
         """New figures: rows are updated in place (no flicker, cursor kept)."""
         self.summary, self.series, self.window_label = summary, series, window
-        table = self.table
-        present = {str(key.value) for key in table.rows}
+        rows = []
         for model in sorted(summary):
             figures = summary[model]
             requests = figures.get("requests", 0)
             errors = figures.get("errors", 0)
-            row = (
-                Text(model),
-                f"{requests:,}",
-                Text(f"{errors:,}", style="bold red" if errors else ""),
-                f"{(100.0 * errors / requests) if requests else 0:.1f}",
-                _ms(figures.get("p50_ms")),
-                _ms(figures.get("p95_ms")),
-                _ms(figures.get("p99_ms")),
-                _ms(figures.get("ttft_p50_ms")),
-                _ms(figures.get("ttft_p95_ms")),
-                "-" if figures.get("tokens_per_second") is None else f"{figures['tokens_per_second']:.1f}",
-            )
-            if model in present:
-                for column, value in zip(table.columns, row):
-                    table.update_cell(model, column, value)
-            else:
-                table.add_row(*row, key=model)
-        for stale in present - set(summary):
-            table.remove_row(stale)
+            rows.append((model, {
+                "model": Text(model_label(model), style="dim" if model == NO_MODEL else ""),
+                "requests": f"{requests:,}",
+                "errors": Text(f"{errors:,}", style="bold red" if errors else ""),
+                "error_pct": f"{(100.0 * errors / requests) if requests else 0:.1f}",
+                "p50": _ms(figures.get("p50_ms")),
+                "p95": _ms(figures.get("p95_ms")),
+                "p99": _ms(figures.get("p99_ms")),
+                "ttft_p50": _ms(figures.get("ttft_p50_ms")),
+                "ttft_p95": _ms(figures.get("ttft_p95_ms")),
+                "tps": "-" if figures.get("tokens_per_second") is None else f"{figures['tokens_per_second']:.1f}",
+            }))
+        self.table.set_rows(rows)
         if self.selected not in summary:
             self.selected = next(iter(sorted(summary)), None)
         self._show_charts()
 
     @on(DataTable.RowHighlighted, "#latency-table")
     def _select(self, event: DataTable.RowHighlighted) -> None:
-        if event.row_key is not None:
+        if event.row_key is not None and event.row_key.value is not None:
             self.selected = str(event.row_key.value)
             self._show_charts()
 
     def _show_charts(self) -> None:
         buckets = self.series.get(self.selected or "", [])
-        title = f"{self.selected}: last {self.window_label}" if self.selected else "no requests yet"
+        if self.selected is None:
+            title = "no requests yet"
+        elif self.selected == NO_MODEL:
+            title = f"{NO_MODEL_CAPTION}, last {self.window_label}"
+        else:
+            title = f"{self.selected}: last {self.window_label}"
         self.query_one("#latency-title", Static).update(Text(title))
         self.query_one("#chart-latency", Sparkline).data = [b.get("p50_ms") or 0 for b in buckets]
         self.query_one("#chart-requests", Sparkline).data = [b.get("requests", 0) for b in buckets]

@@ -13,9 +13,11 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import Input, Static
 
+from claude_poe_tui.requestlog.describe import failed_before, target
 from claude_poe_tui.requestlog.feed import RECENT_KEPT
 from claude_poe_tui.requestlog.query import RecordQuery, parse_query
 from claude_poe_tui.requestlog.record import RequestRecord
+from claude_poe_tui.ui.columns import Column
 from claude_poe_tui.ui.request_table import RequestTable
 from claude_poe_tui.ui.screens.record_detail import RecordDetailScreen
 from claude_poe_tui.wording import counted
@@ -32,9 +34,33 @@ def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value:,.0f}"
 
 
-# Streaming is left to the details (enter): Claude Code streams nearly everything, and the error
-# column needs the width to be readable at 120 columns.
-COLUMNS = ("time", "status", "model", "Poe bot", "route", "ms", "ttft ms", "tokens", "error")
+# Streaming is left to the details (enter): Claude Code streams nearly everything. When the pane is
+# narrow the least useful columns go first (route, then the Poe bot): what a request cost in time
+# and tokens, and why it failed, stay on screen.
+COLUMNS = (
+    Column("time", "time", priority=100),
+    Column("status", "status", priority=95),
+    Column("model", "model", priority=85, min_width=12),
+    Column("bot", "Poe bot", priority=60, min_width=10, max_width=60),
+    Column("route", "route", priority=40),
+    Column("ms", "ms", priority=80),
+    Column("ttft", "ttft ms", priority=78, short_title="ttft"),
+    Column("tokens", "tokens", priority=76),
+    Column("error", "error", priority=90, min_width=12, max_width=160),
+)
+
+
+def bot_cell(record: RequestRecord) -> str | Text:
+    """The bot that answered, and in short the ones that failed before it:
+    ``GPT-5 (after Claude-Opus-4.8 429)``."""
+    failed = failed_before(record)
+    if not failed:
+        return record.poe_model or "-"
+    text = Text(record.poe_model or "-")
+    text.append(" (after ", style="dim")
+    text.append(", ".join(failed), style="yellow")
+    text.append(")", style="dim")
+    return text
 
 
 def record_row(record: RequestRecord) -> tuple[str | Text, ...]:
@@ -43,7 +69,7 @@ def record_row(record: RequestRecord) -> tuple[str | Text, ...]:
         time.strftime("%H:%M:%S", time.localtime(record.ts)),
         _status_cell(record),
         record.model or "-",
-        record.poe_model or "-",
+        bot_cell(record),
         record.route or "-",
         _ms(record.latency_ms),
         _ms(record.ttft_ms),
@@ -52,14 +78,32 @@ def record_row(record: RequestRecord) -> tuple[str | Text, ...]:
     )
 
 
+def selected_text(record: RequestRecord) -> Text:
+    """The cursor's request in one (wrapping) line, whatever columns the width left out."""
+    text = Text("▸ ", style="bold")
+    where = target(record)
+    text.append(where or f"{record.method} {record.path} (refused before it was routed)")
+    if record.error_type or record.error_message:
+        text.append(" · ")
+        text.append(f"{record.error_type or 'error'}: {record.error_message or ''}", style="red")
+    if record.agent_id:
+        text.append(f" · subagent {record.agent_id}", style="dim")
+    if record.member:
+        text.append(f" · member {record.member}", style="dim")
+    return text
+
+
 class LogsPane(Vertical):
     HELP = (
         "Every request through the proxy, newest at the bottom, followed live. Moving up pauses "
-        "following and counts new requests; end (or G) resumes. / filters: model:NAME status:5xx "
-        "route:chat error:TYPE and free words. Enter opens a request with all its fields."
+        "following and counts new requests; end (or G) resumes. / filters: model:NAME bot:NAME "
+        "status:5xx route:chat error:TYPE session:ID agent:ID member:NAME and free words. The Poe "
+        "bot column names the bot that answered and, after it, those that failed first. Enter "
+        "opens a request with all its fields."
     )
     BINDINGS = [
-        Binding("slash", "filter", "Filter", id="logs.filter", tooltip="model:… status:… route:… or words"),
+        Binding("slash", "filter", "Filter", id="logs.filter",
+                tooltip="model:… bot:… status:… route:… error:… session:… agent:… member:… or words"),
         Binding("end,G", "follow", "Follow", id="logs.follow", tooltip="Jump to the newest and keep following"),
         Binding("enter", "open", "Details", id="logs.open", tooltip="All fields of the selected request"),
         Binding("escape", "clear_filter", "Clear filter", show=False, id="logs.clear_filter"),
@@ -71,11 +115,13 @@ class LogsPane(Vertical):
         self.query = parse_query("")
         self.unseen = 0
         self._keys = itertools.count()
+        self._selected_record: RequestRecord | None = None
 
     def compose(self) -> ComposeResult:
-        yield Input(placeholder="filter: model:sonnet status:5xx route:chat words…  (enter applies, esc clears)",
+        yield Input(placeholder="filter: model:sonnet status:5xx agent:… words  (enter applies, esc clears)",
                     id="logs-filter")
         yield RequestTable(COLUMNS, record_row, max_rows=ROWS_KEPT, id="logs-table")
+        yield Static(id="logs-selected", classes="detail")
         yield Static(id="logs-status")
 
     def on_mount(self) -> None:
@@ -112,7 +158,19 @@ class LogsPane(Vertical):
             self.unseen = 0
         self._show_status()
 
+    def _show_selected(self) -> None:
+        table = self.table
+        selected = self.query_one("#logs-selected", Static)
+        if not table.row_count:
+            selected.update("")
+            return
+        record = table.record_at(min(table.cursor_row, table.row_count - 1))
+        if record is not self._selected_record:
+            self._selected_record = record
+            selected.update(selected_text(record))
+
     def _show_status(self) -> None:
+        self._show_selected()
         status = self.query_one("#logs-status", Static)
         shown = self.table.row_count
         filtered = f" · filter: {self.query.text}" if not self.query.empty else ""

@@ -9,10 +9,24 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
-from claude_poe_tui.config.model import Config, ModelMapping, Route
+from claude_poe_tui.config.model import Config, ModelMapping, Route, Thinking
+from claude_poe_tui.control.mappings import MappingEdit
+from claude_poe_tui.ui.columns import Column
+from claude_poe_tui.ui.fitted_table import FittedTable
 from claude_poe_tui.ui.messages import MappingChange
 from claude_poe_tui.ui.screens.confirm import ConfirmScreen
 from claude_poe_tui.ui.screens.mapping_editor import MappingEditorScreen
+
+COLUMNS = (
+    Column("index", "#", priority=55),
+    Column("name", "Claude Code asks for", priority=100, short_title="asks for", min_width=16),
+    Column("bot", "Poe bot", priority=95, min_width=12),
+    Column("route", "Route", priority=70, min_width=8),
+    Column("thinking", "Thinking", priority=60, short_title="think"),
+    Column("fallbacks", "Fallbacks", priority=80, min_width=9, max_width=40),
+    Column("catalog", "In Poe's catalog", priority=75, short_title="catalog"),
+    Column("slot", "Claude Code slot", priority=40, short_title="slot"),
+)
 
 
 class ModelsPane(Vertical):
@@ -21,8 +35,9 @@ class ModelsPane(Vertical):
     HELP = (
         "Each row maps a model name Claude Code asks for to the Poe bot that answers it. Claude bots "
         "use Poe's Anthropic-compatible endpoint (route 'messages': thinking, tools and caching "
-        "intact); other bots go through chat completions (route 'chat'). Bots not in Poe's catalog "
-        "are flagged."
+        "intact); other bots go through chat completions (route 'chat'). Fallbacks are other mapped "
+        "names tried in order when the bot fails before answering. Bots not in Poe's catalog are "
+        "flagged. The line under the table shows the selected mapping in full."
     )
     BINDINGS = [
         Binding("a", "add", "Add", id="models.add", tooltip="Map another model name to a Poe bot"),
@@ -40,16 +55,16 @@ class ModelsPane(Vertical):
         self.slots: dict[str, str] = {}  # model name -> "opus"/"sonnet"/"haiku" slot it fills
 
     def compose(self) -> ComposeResult:
-        table: DataTable[Text | str] = DataTable(id="models-table", cursor_type="row", zebra_stripes=True)
-        table.add_columns("#", "Claude Code asks for", "Poe bot", "Route", "In Poe's catalog", "Claude Code slot")
-        yield table
+        yield FittedTable(COLUMNS, id="models-table", zebra_stripes=True)
+        yield Static(id="models-detail", classes="detail")
         yield Static(id="models-hint", classes="hint")
 
     @property
-    def table(self) -> DataTable:
-        return self.query_one("#models-table", DataTable)
+    def table(self) -> FittedTable:
+        return self.query_one("#models-table", FittedTable)
 
-    def show_config(self, config: Config) -> None:
+    def show_config(self, config: Config, *, select: int | None = None) -> None:
+        """Show ``config``'s mappings; ``select`` puts the cursor on that row (an edited mapping)."""
         self.mappings = list(config.models)
         self.slots = {}
         for slot in ("opus", "sonnet", "haiku", "subagent"):
@@ -58,7 +73,7 @@ class ModelsPane(Vertical):
             )
             if chosen:
                 self.slots.setdefault(chosen, slot)
-        self._refresh()
+        self._refresh(select)
 
     def show_catalog(self, bot_ids: list[str] | None, note: str) -> None:
         self.known_bots = {bot.lower(): bot for bot in bot_ids} if bot_ids is not None else None
@@ -70,41 +85,84 @@ class ModelsPane(Vertical):
             return Text("?", style="dim")
         if mapping.poe_model.lower() in self.known_bots:
             return Text("✓ yes", style="green")
-        return Text("✗ unknown bot", style="bold red")
+        return Text("✗ no", style="bold red")
 
-    def _refresh(self) -> None:
-        table = self.table
-        row = table.cursor_row
-        table.clear()
-        for index, mapping in enumerate(self.mappings):
-            route = mapping.effective_route.value + (" (auto)" if mapping.route is Route.AUTO else "")
-            table.add_row(
-                str(index + 1),
-                Text(mapping.name),
-                Text(mapping.poe_model),
-                route,
-                self._catalog_cell(mapping),
-                self.slots.get(mapping.name, ""),
-                key=str(index),
-            )
-        if self.mappings:
-            table.move_cursor(row=min(row, len(self.mappings) - 1))
-        hint = "a add · enter edit · d delete · shift+↑/↓ reorder" if self.mappings else (
-            "No mappings yet: press a to map a Claude Code model name to a Poe bot."
-        )
-        self.query_one("#models-hint", Static).update(Text(f"{hint}    {self.catalog_note}"))
+    @staticmethod
+    def _route_cell(mapping: ModelMapping) -> Text:
+        text = Text(mapping.effective_route.value)
+        if mapping.route is Route.AUTO:
+            text.append(" (auto)", style="dim")
+        return text
+
+    @staticmethod
+    def _thinking_cell(mapping: ModelMapping) -> Text:
+        if mapping.thinking is Thinking.OFF:
+            return Text("off", style="yellow")
+        return Text("auto", style="dim")
+
+    def _cells(self, index: int, mapping: ModelMapping) -> dict[str, Text | str]:
+        return {
+            "index": str(index + 1),
+            "name": Text(mapping.name),
+            "bot": Text(mapping.poe_model),
+            "route": self._route_cell(mapping),
+            "thinking": self._thinking_cell(mapping),
+            "fallbacks": Text(", ".join(mapping.fallbacks)) if mapping.fallbacks else Text("-", style="dim"),
+            "catalog": self._catalog_cell(mapping),
+            "slot": self.slots.get(mapping.name, ""),
+        }
+
+    def _refresh(self, select: int | None = None) -> None:
+        self.table.set_rows([(str(i), self._cells(i, m)) for i, m in enumerate(self.mappings)], cursor=select)
+        hint = Text("No mappings yet: press a to map a Claude Code model name to a Poe bot.    ") if not self.mappings else Text()
+        hint.append(self.catalog_note)
+        self.query_one("#models-hint", Static).update(hint)
+        self._show_detail()
+
+    def detail_text(self, index: int) -> Text:
+        """The selected mapping in full, whatever columns the width left out."""
+        mapping = self.mappings[index]
+        text = Text()
+        text.append(mapping.name, style="bold")
+        text.append(" → ")
+        text.append(mapping.poe_model, style="bold")
+        text.append(" · route ")
+        text.append_text(self._route_cell(mapping))
+        text.append(" · thinking ")
+        text.append_text(self._thinking_cell(mapping))
+        if mapping.fallbacks:
+            text.append(" · falls back to ")
+            text.append(" → ".join(mapping.fallbacks))
+        else:
+            text.append(" · no fallbacks", style="dim")
+        if self.known_bots is not None:
+            known = mapping.poe_model.lower() in self.known_bots
+            text.append(" · in Poe's catalog" if known else " · not in Poe's catalog",
+                        style="" if known else "bold red")
+        slot = self.slots.get(mapping.name)
+        if slot:
+            text.append(f" · Claude Code's {slot} slot")
+        return text
+
+    def _show_detail(self) -> None:
+        index = self._selected()
+        self.query_one("#models-detail", Static).update(self.detail_text(index) if index is not None else "")
+
+    @on(DataTable.RowHighlighted, "#models-table")
+    def _row_highlighted(self) -> None:
+        self._show_detail()
 
     def _selected(self) -> int | None:
         if not self.mappings:
             return None
-        return self.table.cursor_row
+        return min(self.table.cursor_row, len(self.mappings) - 1)
 
     def action_add(self) -> None:
         def done(result: ModelMapping | None) -> None:
             if result is not None:
-                self.post_message(MappingChange("add", mapping=result))
+                self.post_message(MappingChange(MappingEdit.add(result)))
 
-        self.app.push_screen(MappingEditorScreen(None, self._names_except(None), self._bot_list()), done)
+        self.app.push_screen(MappingEditorScreen(None, self._others(None), self._bot_list()), done)
 
     @on(DataTable.RowSelected, "#models-table")
     def _row_chosen(self) -> None:
@@ -119,9 +177,9 @@ class ModelsPane(Vertical):
 
         def done(result: ModelMapping | None) -> None:
             if result is not None and result != self.mappings[index]:
-                self.post_message(MappingChange("update", index=index, mapping=result))
+                self.post_message(MappingChange(MappingEdit.update(index, result)))
 
-        screen = MappingEditorScreen(self.mappings[index], self._names_except(index), self._bot_list())
+        screen = MappingEditorScreen(self.mappings[index], self._others(index), self._bot_list())
         self.app.push_screen(screen, done)
 
     def action_delete(self) -> None:
@@ -132,7 +190,7 @@ class ModelsPane(Vertical):
 
         def done(confirmed: bool | None) -> None:
             if confirmed:
-                self.post_message(MappingChange("delete", index=index))
+                self.post_message(MappingChange(MappingEdit.delete(index)))
 
         question = f"Delete the mapping {mapping.name} → {mapping.poe_model}?\nClaude Code requests for it will be refused."
         self.app.push_screen(ConfirmScreen(question, confirm_label="Delete"), done)
@@ -143,11 +201,12 @@ class ModelsPane(Vertical):
             return
         to = index + step
         if 0 <= to < len(self.mappings):
-            self.post_message(MappingChange("move", index=index, to=to))
+            self.post_message(MappingChange(MappingEdit.move(index, to)))
             self.table.move_cursor(row=to)
 
-    def _names_except(self, index: int | None) -> set[str]:
-        return {m.name for i, m in enumerate(self.mappings) if i != index}
+    def _others(self, index: int | None) -> dict[int, ModelMapping]:
+        """The other mappings by their row: the editor refuses their names and offers them as fallbacks."""
+        return {i: m for i, m in enumerate(self.mappings) if i != index}
 
     def _bot_list(self) -> list[str] | None:
         return sorted(self.known_bots.values(), key=str.lower) if self.known_bots is not None else None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, RichLog, Static
 
@@ -27,10 +27,10 @@ class CrashScreen(ModalScreen[bool]):
         self.last_output = last_output[-LAST_LINES:]
 
     def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog wide"):
+        with VerticalScroll(classes="dialog wide"):
             yield Static("The proxy stopped unexpectedly", classes="dialog-title error")
             yield Static(self.reason, classes="dialog-text", markup=False)
-            log = RichLog(id="crash-output", wrap=True, markup=False, highlight=False)
+            log = RichLog(id="crash-output", wrap=True, markup=False, highlight=False, min_width=20)
             yield log
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Restart (r)", variant="primary", id="crash-restart")

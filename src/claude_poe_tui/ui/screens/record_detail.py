@@ -1,9 +1,11 @@
-"""One request with all its fields."""
+"""One request with all its fields, in words: which bot answered, which failed before it, which
+subagent asked, timings and tokens."""
 
 from __future__ import annotations
 
 import dataclasses
 import time
+from typing import Any
 
 from rich.table import Table
 from rich.text import Text
@@ -15,18 +17,95 @@ from textual.widgets import Static
 
 from claude_poe_tui.requestlog.record import RequestRecord
 
+INTERNAL = {"v"}  # the record's schema version: for the reader, not for people
+# Fields the lines below say in words; any other field is listed as it is, so nothing is hidden.
+SAID = {
+    "ts", "id", "status", "method", "path", "model", "answered_model", "poe_model", "route", "failed", "stream",
+    "latency_ms", "ttft_ms", "input_tokens", "output_tokens", "error_type", "error_message", "session",
+    "agent_id", "parent_agent_id", "member", "poe_key", "max_tokens_lowered",
+}
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.0f} ms"
+
+
+def _failed_lines(failed: list[Any]) -> Text:
+    text = Text()
+    for number, entry in enumerate(failed, 1):
+        if number > 1:
+            text.append("\n")
+        if not isinstance(entry, dict):
+            text.append(f"{number}. {entry}")
+            continue
+        name = entry.get("model") or "?"
+        bot = entry.get("poe_model") or "?"
+        text.append(f"{number}. {name} → {bot}: ")
+        text.append(str(entry.get("status", "?")), style="bold red")
+        if entry.get("error_type"):
+            text.append(f" {entry['error_type']}")
+    return text
+
+
+def record_fields(record: RequestRecord) -> list[tuple[str, Text]]:
+    """``(label, value)`` lines for one request; values from the log are plain text, never markup."""
+    rows: list[tuple[str, Text]] = []
+
+    def add(label: str, value: Any, style: str = "") -> None:
+        rows.append((label, value if isinstance(value, Text) else Text("-" if value is None else str(value), style=style)))
+
+    add("when", time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(record.ts)) + f" ({record.ts:.3f})")
+    add("request id", record.id)
+    add("status", record.status, "green" if record.status < 400 else "bold red")
+    add("request", f"{record.method} {record.path}")
+    add("model asked", record.model or "(none: refused before it was routed)")
+    if record.answered_model and record.answered_model != record.model:
+        add("answered as", f"{record.answered_model} (a fallback)")
+    add("Poe bot", record.poe_model or "-")
+    if record.failed:
+        add("failed before", _failed_lines(record.failed))
+    add("route", record.route)
+    add("streamed", "-" if record.stream is None else ("yes" if record.stream else "no"))
+    add("latency", _ms(record.latency_ms))
+    add("first token", _ms(record.ttft_ms))
+    tokens = "-"
+    if record.input_tokens is not None or record.output_tokens is not None:
+        tokens = f"{record.input_tokens or 0:,} in / {record.output_tokens or 0:,} out"
+    speed = record.output_tokens_per_second
+    if speed is not None:
+        tokens += f" ({speed:.1f} tokens/s)"
+    add("tokens", tokens)
+    if record.max_tokens_lowered:
+        asked, sent = (list(record.max_tokens_lowered) + [None, None])[:2]
+        add("max_tokens", f"lowered from {asked} to {sent}, the bot's maximum output")
+    if record.error_type or record.error_message:
+        add("error", f"{record.error_type or 'error'}: {record.error_message or ''}", "red")
+    add("session", record.session)
+    if record.agent_id:
+        asked_by = f"subagent {record.agent_id}"
+        if record.parent_agent_id:
+            asked_by += f", started by {record.parent_agent_id}"
+        add("asked by", asked_by)
+    elif record.parent_agent_id:
+        add("asked by", f"an agent started by {record.parent_agent_id}")
+    else:
+        add("asked by", "the main agent" if record.session else "-")
+    if record.member:
+        add("member", record.member)
+    if record.poe_key:
+        add("Poe key", record.poe_key)
+    for field in dataclasses.fields(record):
+        if field.name not in SAID and field.name not in INTERNAL:
+            add(field.name, getattr(record, field.name))
+    return rows
+
 
 def record_table(record: RequestRecord) -> Table:
     table = Table(show_header=False, box=None, padding=(0, 2))
     table.add_column("field", style="bold cyan", no_wrap=True)
     table.add_column("value", overflow="fold")
-    for field in dataclasses.fields(record):
-        value = getattr(record, field.name)
-        if field.name == "ts":
-            value = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(value)) + f" ({value:.3f})"
-        table.add_row(field.name, Text("-" if value is None else str(value)))
-    speed = record.output_tokens_per_second
-    table.add_row("tokens/s", "-" if speed is None else f"{speed:.1f}")
+    for label, value in record_fields(record):
+        table.add_row(label, value)
     return table
 
 
@@ -38,6 +117,6 @@ class RecordDetailScreen(ModalScreen[None]):
         self.record = record
 
     def compose(self) -> ComposeResult:
-        with VerticalScroll(classes="dialog wide"):
+        with VerticalScroll(classes="dialog wide", id="record-detail"):
             yield Static(Text(f"Request {self.record.id}"), classes="dialog-title")
             yield Static(record_table(self.record))
