@@ -7,7 +7,6 @@ fast, and what failed.
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -95,20 +94,3 @@ class RequestRecord:
             return cls.from_dict(data)
         except TypeError:
             return None
-
-    def describe(self) -> str:
-        """One readable line, as ``claude-poe-tui logs`` prints it."""
-        when = time.strftime("%H:%M:%S", time.localtime(self.ts))
-        target = f"{self.model or '-'} -> {self.poe_model or '?'}"
-        if self.route:
-            target += f" ({self.route})"
-        timing = f"{self.latency_ms:.0f} ms"
-        if self.ttft_ms is not None:
-            timing += f", first token {self.ttft_ms:.0f} ms"
-        tokens = ""
-        if self.input_tokens is not None or self.output_tokens is not None:
-            tokens = f"  {self.input_tokens or 0} in / {self.output_tokens or 0} out"
-        line = f"{when}  {self.status}  {self.method} {self.path}  {target}  {timing}{tokens}"
-        if self.error_type:
-            line += f"  {self.error_type}: {self.error_message or ''}"
-        return line
