@@ -331,9 +331,12 @@ def test_reloading_under_load_fails_no_request(tmp_path: Path, poe: PoeStandin) 
 
 
 def test_a_request_log_that_cannot_write_shows_on_the_status_page(tmp_path: Path, poe: PoeStandin) -> None:
-    # /dev/full takes the open and refuses every write: a full disk without filling one.
+    # The log's path is a folder: every write fails, as on a read-only or full disk (the writer's
+    # own tests cover a disk that fills mid-write).
+    blocked = tmp_path / "not-a-file"
+    blocked.mkdir()
     running = start_proxy(tmp_path, poe, models=(("claude-sonnet-4-5-20250929", "Claude-Sonnet-4.5"),),
-                          extra='\n[log]\npath = "/dev/full"\n')
+                          extra=f'\n[log]\npath = "{blocked}"\n')
     try:
         assert ask(running, CLAUDE_ROUTE, stream=False).status_code == 200  # serving goes on
         deadline = time.monotonic() + 5
@@ -344,7 +347,7 @@ def test_a_request_log_that_cannot_write_shows_on_the_status_page(tmp_path: Path
                 break
             time.sleep(0.05)
         assert status["request_log_dropped"] >= 1
-        assert "No space left on device" in status["request_log_failing"]
+        assert "Is a directory" in status["request_log_failing"] and str(blocked) in status["request_log_failing"]
     finally:
         running.process.stop()
 

@@ -9,6 +9,7 @@ without its newline yet is kept back until the rest arrives.
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -52,9 +53,12 @@ class LogFollower:
     def _open(self, *, first: bool, path: Path | None = None) -> bool:
         try:
             fd = os.open(path or self.path, os.O_RDONLY)
-        except FileNotFoundError:
+        except (FileNotFoundError, IsADirectoryError, PermissionError):
             return False
         st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):  # a device (/dev/full, /dev/zero) never ends: not a log
+            os.close(fd)
+            return False
         self._fd, self._identity = fd, (st.st_dev, st.st_ino)
         if first and self.from_end:
             self.offset = st.st_size
