@@ -197,6 +197,19 @@ class Serve:
             return
         self.say(f"restarted (proxy pid {self.proxy.pid})")
 
+    def _read_config(self):
+        """For a restart after a crash: the config as the file says now (the dashboard applies
+        mapping changes to the running child and to the file, not to us)."""
+        from claude_poe_tui.config import load_config, resolve_secrets
+        from claude_poe_tui.proxy.parent.process import exposure_warning
+
+        config = load_config(self.config.path)
+        secrets = resolve_secrets(config)
+        exposure_warning(config, secrets)
+        if (config.proxy.host, config.proxy.port) == (self.config.proxy.host, self.config.proxy.port):
+            self.config, self.secrets = config, secrets
+        return config, secrets
+
     def _on_idle(self, idle: float) -> None:
         from claude_poe_tui.proxy.parent.background import format_seconds
 
@@ -234,6 +247,7 @@ class Serve:
         self.notifier.send(f"pid {os.getpid()}")
         config = self.config
         self.proxy = proxy = ProxyProcess(config, self.secrets, self.state, restart_on_crash=True)
+        proxy.config_source = self._read_config
         proxy.add_listener(self._on_proxy_event)
         self._install_signals()
         idle: IdleWatch | None = None

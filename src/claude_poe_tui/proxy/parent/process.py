@@ -238,6 +238,9 @@ class ProxyProcess:
         self._last_output_at = 0.0
         self._served_once = False
         self._restart_timer: threading.Timer | None = None
+        self.config_source: Callable[[], tuple[Config, Secrets]] | None = None
+        """Where a restart after a crash reads the config again (``serve``: the file, which the
+        dashboard may have changed since); ``None``: the config it has."""
         self._listeners: list[Listener] = []
         self._lock = threading.RLock()
         self._ready = threading.Event()
@@ -459,11 +462,23 @@ class ProxyProcess:
             self._restart_timer.cancel()
             self._restart_timer = None
 
+    def _reread_config(self) -> None:
+        if self.config_source is None:
+            return
+        try:
+            config, secrets = self.config_source()
+        except Exception as exc:  # a config broken meanwhile: keep serving the one we have
+            self._add_output(f"claude-poe-tui: the config cannot be read again, restarting with the previous one: {exc}")
+            return
+        if (config.proxy.host, config.proxy.port) == (self.config.proxy.host, self.config.proxy.port):
+            self.config, self.secrets = config, secrets
+
     def _restart_after_crash(self, crashed: subprocess.Popen[bytes]) -> None:
         with self._lock:
             if self._stopping or self._process is not crashed:
                 return
             self._restart_timer = None
+            self._reread_config()
             try:
                 self.start()
             except Exception as exc:  # e.g. the run folder became unwritable: try again later
