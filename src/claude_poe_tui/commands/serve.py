@@ -283,8 +283,9 @@ class Serve:
         except KeyboardInterrupt:
             return 0
         finally:
+            # The notify pipe stays open on a failure until we exit, after our error is written:
+            # the `start` reading it then shows that error from the output file.
             self.stop_requested.set()
-            self.notifier.close()
             if idle is not None:
                 idle.stop()
             # A second SIGTERM during the drain ends us at once (the child follows: its pipe closes).
