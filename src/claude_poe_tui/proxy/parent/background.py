@@ -35,7 +35,7 @@ from typing import Any, TextIO
 from claude_poe_tui.atomic import atomic_write_text
 from claude_poe_tui.config.model import Config
 from claude_poe_tui.errors import UserError
-from claude_poe_tui.paths import ServeFiles, StatePaths
+from claude_poe_tui.paths import STATE_ENV, ServeFiles, StatePaths
 from claude_poe_tui.proxy.parent.client import ProxyProbe, probe_proxy
 from claude_poe_tui.proxy.protocol import DRAIN_MARGIN_SECONDS
 
@@ -335,7 +335,7 @@ def _wait_ready(files: ServeFiles, config: Config, deadline: float, offset: int)
         time.sleep(0.1)
 
 
-def _spawn_serve(config: Config, files: ServeFiles, deadline: float) -> int:
+def _spawn_serve(config: Config, state_paths: StatePaths, files: ServeFiles, deadline: float) -> int:
     """Start ``serve --background`` detached; returns its pid once it reports ready.
 
     The ``serve`` reports on a pipe (``--notify-fd``): ``pid N`` once it holds ``serve.lock``, then
@@ -350,6 +350,7 @@ def _spawn_serve(config: Config, files: ServeFiles, deadline: float) -> int:
         "serve", "--background", "--notify-fd", str(write_end),
     ]
     env = dict(os.environ, PYTHONUNBUFFERED="1")
+    env[STATE_ENV] = str(state_paths.root.resolve())  # its files where we look for them
     try:
         with open(files.output, "ab") as output:
             os.chmod(files.output, 0o600)
@@ -437,7 +438,7 @@ def start_background(
             offset = files.output.stat().st_size if files.output.exists() else 0
             return StartOutcome(False, _wait_ready(files, config, deadline, max(0, offset - 4096)))
         refresh_catalog_if_old(config, state_paths)
-        _spawn_serve(config, files, deadline)
+        _spawn_serve(config, state_paths, files, deadline)
         finding = find_proxy(config, state_paths, master_key=master_key)
         return StartOutcome(True, finding, time.monotonic() - began)
 

@@ -298,8 +298,8 @@ class ProxySession:
     def refresh(self) -> None:
         """For an attached proxy: notice when it goes away (or comes back)."""
         view = self._view
-        if view.mode is not SessionMode.ATTACHED:
-            return
+        if view.mode is not SessionMode.ATTACHED or self._action.locked():
+            return  # a start, stop or restart in progress says how it ends
         probe = probe_proxy(self.url, master_key=self._status_key())
         if probe.ours:
             if view.state is not ProxyState.RUNNING or view.attached is None or view.attached.pid != probe.pid:
