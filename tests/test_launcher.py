@@ -111,3 +111,35 @@ def test_a_launch_while_the_background_proxy_heals_waits_for_it(machine: Machine
     assert json.loads(record.read_text())["reply"] == "Hello from Claude-Sonnet-4.5."
     after = machine.record()
     assert after["pid"] == before["pid"] and after["child_pid"] != before["child_pid"] and alive(after["child_pid"])
+
+
+LAUNCH_PATH_MODULES = [
+    "claude_poe_tui.commands.claude",
+    "claude_poe_tui.commands.status",
+    "claude_poe_tui.proxy.parent.client",
+    "claude_poe_tui.proxy.parent.background",
+    "claude_poe_tui.proxy.parent.portowner",
+    "claude_poe_tui.proxy.parent.process",
+]
+
+
+@pytest.mark.parametrize("module", LAUNCH_PATH_MODULES)
+def test_the_launch_path_imports_nothing_heavy(module: str) -> None:
+    """Every launch probes the proxy: httpx alone would cost ~0.1 s of the 0.3 s allowed."""
+    code = f"import sys, json, {module}\nprint(json.dumps(sorted(sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    loaded = {name.split(".")[0] for name in json.loads(done.stdout)}
+    assert not loaded & {"httpx", "textual", "rich", "litellm"}, module
+
+
+def test_status_and_the_probe_run_without_httpx(machine: Machine) -> None:
+    code = (
+        "import contextlib, io, sys, json\n"
+        "from claude_poe_tui.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        f"    assert main(['--config', {str(machine.config)!r}, 'status']) == 3\n"
+        "print(json.dumps(sorted(sys.modules)))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                          env=machine.box.env())
+    assert "httpx" not in {name.split(".")[0] for name in json.loads(done.stdout.splitlines()[-1])}

@@ -117,11 +117,11 @@ def run(head_args: argparse.Namespace, claude_args: list[str]) -> int:
     from claude_poe_tui.commands.env import master_key_or_error
     from claude_poe_tui.paths import StatePaths
     from claude_poe_tui.proxy.parent.client import probe_proxy
-    from claude_poe_tui.proxy.parent.process import is_loopback
 
     binary = _claude_code_binary()
     if reaches_no_model(claude_args):
         return _run_without_proxy(head_args, binary, claude_args)
+    from claude_poe_tui.proxy.parent.process import is_loopback
 
     config = config_from_args(head_args)
     master_key = master_key_or_error(config)

@@ -72,7 +72,7 @@ def _ago(then: float | None) -> str:
 
 
 def render(f: dict[str, Any]) -> list[str]:
-    from claude_poe_tui.proxy.parent.background import describe_idle, format_seconds
+    from claude_poe_tui.proxy.parent.background import format_seconds
 
     lines = []
     if f["stale_pid"] is not None:
@@ -88,7 +88,9 @@ def render(f: dict[str, Any]) -> list[str]:
         if f["requests"] is not None:
             lines.append(f"  requests   {f['requests']} served, {f['in_flight'] or 0} in flight, last {_ago(f['last_request_at'])}")
         if f["mode"] == "background":
-            lines.append(f"  idle stop  {describe_idle(f['stop_when_idle_seconds'] or 0)}")
+            idle = f["stop_when_idle_seconds"] or 0
+            when = f"after {format_seconds(idle)} without requests" if idle else "never"
+            lines.append(f"  idle stop  {when} ([proxy] stop_when_idle)")
         if f["output"]:
             lines.append(f"  output     {f['output']}")
     elif f["state"] == "starting":
