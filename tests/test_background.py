@@ -203,6 +203,7 @@ def test_the_output_file_rotates_and_stdout_and_stderr_follow(tmp_path: Path) ->
         out = RotatingOutput(Path({str(path)!r}), max_bytes=300, backups=2)
         for i in range(40):
             out.write_line(f"line {{i:02d}}")
+        out.write_line("\\x1b[32mgreen, as LiteLLM prints it\\x1b[0m")
         os.write(2, b"raw stderr after the rotations\\n")
         print("stdout after the rotations", flush=True)
     """)
@@ -216,4 +217,5 @@ def test_the_output_file_rotates_and_stdout_and_stderr_follow(tmp_path: Path) ->
     numbered = [line.rsplit(" ", 1)[1] for line in lines if " line " in line]
     assert numbered == [f"{i:02d}" for i in range(40 - len(numbered), 40)]  # the newest, in order
     assert "raw stderr after the rotations" in path.read_text()
+    assert "green, as LiteLLM prints it" in path.read_text() and "\x1b" not in path.read_text()
     assert "stdout after the rotations" in path.read_text()

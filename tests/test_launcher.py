@@ -143,3 +143,15 @@ def test_status_and_the_probe_run_without_httpx(machine: Machine) -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                           env=machine.box.env())
     assert "httpx" not in {name.split(".")[0] for name in json.loads(done.stdout.splitlines()[-1])}
+
+
+def test_claude_code_gets_the_default_sigpipe_as_from_a_shell(machine: Machine, tmp_path: Path) -> None:
+    """Python ignores SIGPIPE for itself; the Claude Code we become must not inherit that."""
+    fake = tmp_path / "bin" / "claude"
+    fake.parent.mkdir(exist_ok=True)
+    fake.write_text("#!/bin/sh\ngrep SigIgn /proc/$$/status\n")
+    fake.chmod(0o755)
+    done = machine.cli("claude", "--version", CLAUDE_CODE_BIN=str(fake))
+    assert done.returncode == 0, done.stderr
+    ignored = int(done.stdout.split()[1], 16)
+    assert not ignored & (1 << (signal.SIGPIPE - 1)), done.stdout

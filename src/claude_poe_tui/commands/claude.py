@@ -59,6 +59,13 @@ def _become_claude_code(binary: str, claude_args: list[str], env: dict[str, str]
     sys.stdout.flush()
     sys.stderr.flush()
     if os.name == "posix":
+        import signal
+
+        # Python ignores SIGPIPE (and SIGXFSZ) for itself; an exec keeps that. Claude Code gets the
+        # defaults, as from a shell.
+        for name in ("SIGPIPE", "SIGXFSZ"):
+            if hasattr(signal, name):
+                signal.signal(getattr(signal, name), signal.SIG_DFL)
         try:
             os.execve(binary, [binary, *claude_args], env)
         except OSError as exc:

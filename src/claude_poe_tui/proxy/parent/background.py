@@ -21,6 +21,7 @@ import contextlib
 import enum
 import json
 import os
+import re
 import select
 import signal
 import subprocess
@@ -49,6 +50,7 @@ IDLE_CHECK_MIN, IDLE_CHECK_MAX = 0.5, 30.0
 RESTART_SIGNAL = signal.SIGUSR1 if hasattr(signal, "SIGUSR1") else None
 
 Say = Callable[[str], None]
+_TERMINAL_CODES = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
 class ServeMode(enum.Enum):
@@ -581,6 +583,7 @@ class RotatingOutput:
         self._handle = self._open()
 
     def write_line(self, text: str) -> None:
+        text = _TERMINAL_CODES.sub("", text)  # LiteLLM colours its lines for a terminal; a file has none
         stamp = time.strftime("%Y-%m-%d %H:%M:%S")
         with self._lock:
             try:
