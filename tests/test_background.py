@@ -133,7 +133,7 @@ def test_the_port_taken_by_another_program_is_named(machine: Machine, tmp_path: 
         wait_until(lambda: listening(machine.port), 20, "the web server to listen")
         code, facts = machine.status()
         assert code == 3 and facts["state"] == "foreign"
-        assert facts["port_owner"].startswith(f"used by python") and f"(pid {other.pid}: " in facts["port_owner"]
+        assert facts["port_owner"].startswith("used by python") and f"(pid {other.pid}: " in facts["port_owner"]
         assert "http.server" in facts["port_owner"]
         shown = machine.cli("status").stdout
         assert f"not running: port {machine.port} is used by python" in shown

@@ -28,7 +28,7 @@ from claude_poe_tui.proxy.parent.process import (
     exposure_warning,
 )
 from claude_poe_tui.proxy.protocol import DRAIN_MARGIN_SECONDS, DRAIN_SECONDS_ENV
-from conftest import PoeStandin, free_port, write_config
+from conftest import PoeStandin, write_config
 from test_proxy_process import ask, pid_alive, wait_until
 
 LONG_MASTER_KEY = "sk-exposed-" + "k" * 40

@@ -369,8 +369,8 @@ def _spawn_serve(config: Config, state_paths: StatePaths, files: ServeFiles, dea
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise BackgroundStartError(
-                    f"the background proxy did not become ready in time; it keeps trying (`claude-poe-tui "
-                    f"status`, `claude-poe-tui stop`). Its last output:", files.output, _tail(files.output, offset),
+                    "the background proxy did not become ready in time; it keeps trying (`claude-poe-tui "
+                    "status`, `claude-poe-tui stop`). Its last output:", files.output, _tail(files.output, offset),
                 )
             ready, _, _ = select.select([read_end], [], [], min(remaining, 0.5))
             if not ready:
