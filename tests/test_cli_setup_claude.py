@@ -54,36 +54,52 @@ def fake_claude(tmp_path: Path) -> tuple[Path, Path]:
 
 
 @pytest.mark.proxy
-def test_claude_starts_the_proxy_passes_everything_and_stops_it(box: Sandbox, poe: PoeStandin, fake_claude) -> None:
+def test_claude_starts_the_background_proxy_passes_everything_and_leaves_it_running(
+    box: Sandbox, poe: PoeStandin, fake_claude
+) -> None:
     script, record = fake_claude
     port = free_port()
     write_config(box.config.parent, poe_base_url=poe.base_url, port=port,
                  models=(("claude-sonnet-4-5", "Claude-Sonnet-4.5"),))
-    # A variable an older `eval "$(claude-poe-tui env)"` left in the shell must not reach Claude Code.
-    done = box.run("claude", "-p", "do the thing", "--config", "not ours",
-                   env=box.env(CLAUDE_CODE_BIN=str(script), CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC="1"))
-    assert done.returncode == 7, done.stderr  # Claude Code's own exit code
-    assert done.stdout == "fake claude done\n"  # its output untouched; ours is on stderr
-    assert f"starting the proxy on http://127.0.0.1:{port}" in done.stderr
-    seen = json.loads(record.read_text())
-    assert seen["argv"] == ["-p", "do the thing", "--config", "not ours"]
-    assert seen["env"] == {
-        "ANTHROPIC_BASE_URL": f"http://127.0.0.1:{port}",
-        "ANTHROPIC_AUTH_TOKEN": MASTER_KEY,
-        "ANTHROPIC_API_KEY": "",
-        "ANTHROPIC_DEFAULT_SONNET_MODEL": "claude-sonnet-4-5",
-        # from Poe's catalog, fetched before the proxy started
-        "ANTHROPIC_DEFAULT_SONNET_MODEL_NAME": "Claude Sonnet 4.5 (Poe)",
-        "ANTHROPIC_DEFAULT_SONNET_MODEL_DESCRIPTION": "Poe bot Claude-Sonnet-4.5 · 200k context · 64k output",
-        "CLAUDE_CODE_ENABLE_GATEWAY_MODEL_DISCOVERY": "1",
-        "DISABLE_TELEMETRY": "1",
-        "DISABLE_ERROR_REPORTING": "1",
-        "DISABLE_AUTOUPDATER": "1",
-        "CLAUDE_CODE_DISABLE_1M_CONTEXT": "1",
-        "CLAUDE_CODE_BIN": str(script),
-    }
-    assert seen["reply"] == "Hello from Claude-Sonnet-4.5."
-    with pytest.raises(httpx.ConnectError):  # the proxy went away with Claude Code
+    try:
+        # A variable an older `eval "$(claude-poe-tui env)"` left in the shell must not reach Claude Code.
+        done = box.run("claude", "-p", "do the thing", "--config", "not ours",
+                       env=box.env(CLAUDE_CODE_BIN=str(script), CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC="1"))
+        assert done.returncode == 7, done.stderr  # Claude Code's own exit code
+        assert done.stdout == "fake claude done\n"  # its output untouched; ours is on stderr
+        assert f"no proxy on http://127.0.0.1:{port}: starting one in the background" in done.stderr
+        assert "it keeps running for the next launch and stops by itself after 30 min without requests " \
+               "([proxy] stop_when_idle); `claude-poe-tui stop` stops it now" in done.stderr
+        seen = json.loads(record.read_text())
+        assert seen["argv"] == ["-p", "do the thing", "--config", "not ours"]
+        assert seen["env"] == {
+            "ANTHROPIC_BASE_URL": f"http://127.0.0.1:{port}",
+            "ANTHROPIC_AUTH_TOKEN": MASTER_KEY,
+            "ANTHROPIC_API_KEY": "",
+            "ANTHROPIC_DEFAULT_SONNET_MODEL": "claude-sonnet-4-5",
+            # from Poe's catalog, fetched while the proxy started
+            "ANTHROPIC_DEFAULT_SONNET_MODEL_NAME": "Claude Sonnet 4.5 (Poe)",
+            "ANTHROPIC_DEFAULT_SONNET_MODEL_DESCRIPTION": "Poe bot Claude-Sonnet-4.5 · 200k context · 64k output",
+            "CLAUDE_CODE_ENABLE_GATEWAY_MODEL_DISCOVERY": "1",
+            "DISABLE_TELEMETRY": "1",
+            "DISABLE_ERROR_REPORTING": "1",
+            "DISABLE_AUTOUPDATER": "1",
+            "CLAUDE_CODE_DISABLE_1M_CONTEXT": "1",
+            "CLAUDE_CODE_BIN": str(script),
+        }
+        assert seen["reply"] == "Hello from Claude-Sonnet-4.5."
+        # The proxy stayed for the next launch, which uses it and does not repeat the idle note.
+        serve_pid = json.loads((box.state / "run" / str(port) / "serve.json").read_text())["pid"]
+        second = box.run("claude", "-p", "again", env=box.env(CLAUDE_CODE_BIN=str(script)))
+        assert second.returncode == 7, second.stderr
+        assert f"using the proxy already running on http://127.0.0.1:{port}" in second.stderr
+        assert "stop_when_idle" not in second.stderr and "starting" not in second.stderr
+        assert httpx.get(f"http://127.0.0.1:{port}/claude-poe-tui/status", timeout=5).json()["requests"] == 2
+        assert json.loads((box.state / "run" / str(port) / "serve.json").read_text())["pid"] == serve_pid
+    finally:
+        stopped = box.run("stop")
+    assert f"stopped the proxy on http://127.0.0.1:{port} (pid {serve_pid})" in stopped.stdout
+    with pytest.raises(httpx.ConnectError):
         httpx.get(f"http://127.0.0.1:{port}/claude-poe-tui/status", timeout=2)
 
 
@@ -104,7 +120,8 @@ def test_a_foreign_server_on_the_port_is_an_error(box: Sandbox, poe: PoeStandin,
     write_config(box.config.parent, poe_base_url=poe.base_url, port=int(poe.url.rsplit(":", 1)[1]))
     done = box.run("claude", "-p", "x", env=box.env(CLAUDE_CODE_BIN=str(script)))
     assert done.returncode == 2
-    assert f"something that is not a claude-poe-tui proxy answers on {poe.url}" in done.stderr
+    assert f"something that is not a claude-poe-tui proxy answers on {poe.url} (used by python" in done.stderr
+    assert f"(pid {poe.process.pid}: " in done.stderr  # the program on the port, named
     assert not record.exists()
 
 
@@ -127,7 +144,8 @@ def test_missing_claude_code_is_an_error(box: Sandbox, poe: PoeStandin) -> None:
 
 @pytest.mark.proxy
 @pytest.mark.claude_code
-def test_real_claude_code_completes_a_tool_task(tmp_path: Path, poe_clean: PoeStandin, claude_code_bin: Path) -> None:
+def test_real_claude_code_completes_a_tool_task(tmp_path: Path, poe_clean: PoeStandin, claude_code_bin: Path,
+                                               request: pytest.FixtureRequest) -> None:
     """From `init` to a finished task, as a new user would: only the config's location and a home."""
     home = tmp_path / "home"
     work = tmp_path / "work"
@@ -146,6 +164,8 @@ def test_real_claude_code_completes_a_tool_task(tmp_path: Path, poe_clean: PoeSt
                             "--port", str(port)], env=env, cwd=work, capture_output=True, text=True, timeout=60,
                            stdin=subprocess.DEVNULL)
     assert setup.returncode == 0, setup.stderr
+    # Whatever happens below, the background proxy the launch starts does not outlive the test.
+    request.addfinalizer(lambda: subprocess.run([*cli, "stop"], env=env, capture_output=True, timeout=120))
 
     target = work / "hello.txt"
     prompt = f'Please use the Write tool with {json.dumps({"file_path": str(target), "content": "hi from Poe"})}'
@@ -165,5 +185,10 @@ def test_real_claude_code_completes_a_tool_task(tmp_path: Path, poe_clean: PoeSt
     assert all(t["headers"]["authorization"] == f"Bearer {POE_KEY}" for t in turns)  # Poe got the Poe key
     last = turns[-1]["body"]["messages"][-1]["content"]
     assert any(block.get("type") == "tool_result" for block in last)
+    # The background proxy stays for the next launch until `stop` (or its idle time).
+    status = subprocess.run([*cli, "status", "--json"], env=env, capture_output=True, text=True, timeout=60)
+    assert status.returncode == 0 and json.loads(status.stdout)["mode"] == "background"
+    stop = subprocess.run([*cli, "stop"], env=env, capture_output=True, text=True, timeout=120)
+    assert stop.returncode == 0 and "stopped the proxy" in stop.stdout
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"http://127.0.0.1:{port}/claude-poe-tui/status", timeout=2)

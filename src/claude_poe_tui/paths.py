@@ -1,8 +1,9 @@
 """Where claude-poe-tui keeps its files.
 
 * config: ``--config PATH``, else ``$CLAUDE_POE_TUI_CONFIG``, else ``<config dir>/config.toml``.
-* state (request log, compiled proxy config, catalog cache): ``$CLAUDE_POE_TUI_STATE_DIR``, else
-  ``$XDG_STATE_HOME/claude-poe-tui`` (``~/.local/state/claude-poe-tui``).
+* state (request log, compiled proxy config, catalog cache, the background proxy's pid, locks and
+  output): ``$CLAUDE_POE_TUI_STATE_DIR``, else ``$XDG_STATE_HOME/claude-poe-tui``
+  (``~/.local/state/claude-poe-tui``).
 
 Nothing here creates a directory: callers do, when they write.
 """
@@ -79,6 +80,45 @@ class StatePaths:
         """Compiled proxy config and the proxy's own output, one folder per port."""
         return self.root / "run" / str(port)
 
+    def serve_files(self, port: int) -> ServeFiles:
+        """The files of the ``serve`` process on ``port`` (pid, state, locks, background output)."""
+        return ServeFiles(self.run_dir(port))
+
     @classmethod
     def default(cls) -> StatePaths:
         return cls(user_state_dir())
+
+
+@dataclass(frozen=True)
+class ServeFiles:
+    """What a ``serve`` process leaves in the run folder of its port, for ``status``, ``stop`` and
+    the dashboard. Each file has one writer; ``serve.lock`` tells whether that writer still lives."""
+
+    run_dir: Path
+
+    @property
+    def pid(self) -> Path:
+        """The ``serve`` process's pid, one line (for ``kill $(cat …)`` and other tools)."""
+        return self.run_dir / "serve.pid"
+
+    @property
+    def record(self) -> Path:
+        """JSON: pid, mode, state, the proxy child's pid, config, output file, idle stop."""
+        return self.run_dir / "serve.json"
+
+    @property
+    def lock(self) -> Path:
+        """Held (``flock``, exclusive) by the ``serve`` process for its whole life: a pid file left
+        by a dead process is recognised because nobody holds this any more."""
+        return self.run_dir / "serve.lock"
+
+    @property
+    def start_lock(self) -> Path:
+        """Held by ``start``, ``stop`` and the ``claude`` launcher while they decide and act, so two
+        at the same moment leave exactly one proxy."""
+        return self.run_dir / "start.lock"
+
+    @property
+    def output(self) -> Path:
+        """The background proxy's output (ours and the proxy child's), rotated by size."""
+        return self.run_dir / "serve.log"

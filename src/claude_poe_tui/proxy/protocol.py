@@ -27,6 +27,11 @@ REQUESTS_PATH = "/claude-poe-tui/requests"
 # The control token reaches the child in its environment (it removes it at once) and the
 # dashboard or CLI through a 0600 file in the run folder.
 CONTROL_TOKEN_ENV = "CLAUDE_POE_TUI_CONTROL_TOKEN"
+# On SIGTERM the child lets streams in flight finish for this many seconds (``[proxy]
+# drain_seconds``, a decimal number), then ends those still open with an error event and exits.
+# The parent waits that long plus DRAIN_MARGIN_SECONDS before it sends SIGKILL.
+DRAIN_SECONDS_ENV = "CLAUDE_POE_TUI_DRAIN_SECONDS"
+DRAIN_MARGIN_SECONDS = 5.0
 # Liveness and readiness, without a key and without calling any bot.
 HEALTH_PATHS = ("/health/liveliness", "/health/readiness", "/health")
 

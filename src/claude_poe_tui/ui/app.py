@@ -368,7 +368,10 @@ class PoeTuiApp(App[None]):
         if isinstance(event, StateChanged):
             self._show_proxy_state()
             session = self.session
-            if event.state is ProxyState.FAILED and session and session.mode is SessionMode.OWNED:
+            # A crash the proxy restarts from by itself shows in the status line; the crash
+            # screen is for one that stays down.
+            if (event.state is ProxyState.FAILED and event.restarting_in is None
+                    and session and session.mode is SessionMode.OWNED):
                 self.push_screen(CrashScreen(event.detail, session.output), self._after_crash)
 
     def _after_crash(self, restart: bool | None) -> None:

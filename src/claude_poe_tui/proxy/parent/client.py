@@ -37,16 +37,38 @@ class ProxyProbe:
         return pid if isinstance(pid, int) else None
 
 
-def probe_proxy(base_url: str, timeout: float = 1.0) -> ProxyProbe:
-    import httpx
+def probe_proxy(base_url: str, timeout: float = 1.0, master_key: str | None = None) -> ProxyProbe:
+    """Ask ``base_url`` what it is. With ``master_key``, sent as both Anthropic headers (the status
+    page asks for it when the proxy listens beyond loopback).
+
+    ``http.client``, not httpx: the ``claude`` launcher probes on every launch, and importing httpx
+    alone costs ~0.1 s there. A port that accepts but never answers (a child restarting behind a
+    kept socket) counts as not answering.
+    """
+    import http.client
+    import json
+    from urllib.parse import urlsplit
 
     url = base_url.rstrip("/")
+    parts = urlsplit(url)
+    connection_class = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    headers = {"accept": "application/json"}
+    if master_key:
+        headers.update({"x-api-key": master_key, "authorization": f"Bearer {master_key}"})
+    connection = connection_class(parts.hostname or "127.0.0.1", parts.port, timeout=timeout)
     try:
-        response = httpx.get(url + STATUS_PATH, timeout=timeout)
-    except httpx.HTTPError:
+        connection.request("GET", STATUS_PATH, headers=headers)
+        response = connection.getresponse()
+        raw = response.read(1_000_000)
+        code = response.status
+    except (ConnectionError, TimeoutError, OSError):
         return ProxyProbe(url, answering=False, ours=False, status={})
+    except http.client.HTTPException:  # answered, but not HTTP we understand
+        return ProxyProbe(url, answering=True, ours=False, status={})
+    finally:
+        connection.close()
     try:
-        body = response.json() if response.status_code == 200 else {}
+        body = json.loads(raw) if code == 200 else {}
     except ValueError:
         body = {}
     ours = isinstance(body, dict) and body.get("product") == PRODUCT

@@ -3,8 +3,11 @@
 :class:`ProxyProcess` binds the port itself (a busy port is a clear error, and restarts keep the
 port), compiles the config into the files the child reads, starts the child with the keys in its
 environment only, streams its output (keys redacted) to listeners and a bounded buffer, and stops
-it gracefully, then forcefully. The child watches a pipe we hold, so it exits with us even when
-we are killed with SIGKILL.
+it gracefully (SIGTERM, streams in flight get ``[proxy] drain_seconds``), then forcefully. The
+child watches a pipe we hold, so it exits with us even when we are killed with SIGKILL.
+
+With ``restart_on_crash`` (``serve`` and the dashboard), a child that dies after it once served is
+started again after 1, 2, 4 … 30 s, on the port we keep bound: clients wait instead of failing.
 
 Plain Python, no Textual, no LiteLLM import: the CLI drives it synchronously, the dashboard adapts
 its events into messages.
@@ -17,6 +20,7 @@ import enum
 import ipaddress
 import json
 import os
+import re
 import secrets as token_source
 import signal
 import socket
@@ -29,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from claude_poe_tui.atomic import atomic_write_text
-from claude_poe_tui.compiler import compile_gateway_settings, compile_router_config, secret_env_names
+from claude_poe_tui.compiler import compile_gateway_settings, compile_router_config, is_loopback, secret_env_names
 from claude_poe_tui.config.load import Secrets, resolve_member_tokens
 from claude_poe_tui.secrets import SecretResolver, reference_name
 from claude_poe_tui.config.model import Config
@@ -37,10 +41,20 @@ from claude_poe_tui.errors import PortInUseError, UserError
 from claude_poe_tui.paths import StatePaths
 from claude_poe_tui.poe.catalog import load_cache
 from claude_poe_tui.proxy.parent.client import send_reload
-from claude_poe_tui.proxy.protocol import CONTROL_TOKEN_ENV, READY_LINE, ReloadPayload, control_token_path
+from claude_poe_tui.proxy.protocol import (
+    CONTROL_TOKEN_ENV,
+    DRAIN_MARGIN_SECONDS,
+    DRAIN_SECONDS_ENV,
+    READY_LINE,
+    ReloadPayload,
+    control_token_path,
+)
 
 OUTPUT_LINES_KEPT = 1000
-STOP_GRACE_SECONDS = 8.0
+CRASH_LINES_SHOWN = 5
+# A master key that guards a proxy other machines can reach must resist guessing.
+MIN_EXPOSED_MASTER_KEY_LENGTH = 32
+_TERMINAL_CODES = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 # Variables that would make LiteLLM reach for a database or a remote config we never asked for.
 _ENV_NOT_INHERITED = ("DATABASE_URL", "DIRECT_URL", "DATABASE_URL_READ_REPLICA", "LITELLM_CONFIG_BUCKET_NAME")
 
@@ -65,6 +79,8 @@ class ApplyOutcome(enum.Enum):
 class StateChanged:
     state: ProxyState
     detail: str = ""
+    restarting_in: float | None = None
+    """With FAILED: the child crashed and starts again by itself in this many seconds."""
 
 
 @dataclass(frozen=True)
@@ -108,6 +124,62 @@ def compiled_payload(config: Config, state_paths: StatePaths, secrets: Secrets |
     return ReloadPayload(router=compile_router_config(config), gateway=gateway)
 
 
+def exposure_warning(config: Config, secrets: Secrets) -> str | None:
+    """``None`` for a loopback host; else the warning every start prints. A master key too short
+    to guard a proxy other machines reach is refused (:class:`UserError`, saying why)."""
+    host, port = config.proxy.host, config.proxy.port
+    if is_loopback(host):
+        return None
+    length = len(secrets.master_key)
+    if length < MIN_EXPOSED_MASTER_KEY_LENGTH:
+        raise UserError(
+            f"[proxy] host = \"{host}\" in {config.path} lets other machines reach the proxy, so the master key "
+            f"must have at least {MIN_EXPOSED_MASTER_KEY_LENGTH} characters; it has {length} ({secrets.master_key_origin}). "
+            f"Generate one (the dashboard's Keys pane, `g`) or set host = \"127.0.0.1\""
+        )
+    return (
+        f"warning: the proxy listens on {host}:{port}, reachable from other machines: anyone who has "
+        f"the master key can spend your Poe points (keep host = \"127.0.0.1\" for this machine only)"
+    )
+
+
+class Backoff:
+    """Delays between restarts after crashes: 1, 2, 4 … ``cap`` seconds. A child that served for
+    ``stable_after`` seconds before it died starts the series again."""
+
+    def __init__(self, first: float = 1.0, cap: float = 30.0, stable_after: float = 60.0):
+        self.first, self.cap, self.stable_after = first, cap, stable_after
+        self.crashes = 0
+
+    def next_delay(self, served_for: float) -> float:
+        if served_for >= self.stable_after:
+            self.crashes = 0
+        delay = min(self.first * (2 ** self.crashes), self.cap)
+        self.crashes += 1
+        return delay
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(0.0, seconds)
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {secs} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min"
+
+
+def describe_exit(code: int | None) -> str:
+    if code is not None and code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        return f"was killed by {name}"
+    return f"exited with code {code}"
+
+
 def bind_listener(host: str, port: int) -> socket.socket:
     """Bind and listen on ``host:port``; raise :class:`PortInUseError` naming the port if busy."""
     try:
@@ -125,7 +197,9 @@ def bind_listener(host: str, port: int) -> socket.socket:
     except OSError as exc:
         sock.close()
         if exc.errno in (98, 48, 10048):  # EADDRINUSE on Linux, macOS, Windows
-            raise PortInUseError(host, port) from None
+            from claude_poe_tui.proxy.parent.portowner import describe_port_owner
+
+            raise PortInUseError(host, port, describe_port_owner(port)) from None
         if exc.errno in (13, 10013):
             raise PortInUseError(host, port, "permission denied: ports below 1024 need privileges") from None
         raise UserError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
@@ -134,14 +208,36 @@ def bind_listener(host: str, port: int) -> socket.socket:
 
 
 class ProxyProcess:
-    def __init__(self, config: Config, secrets: Secrets, state_paths: StatePaths | None = None):
+    def __init__(
+        self,
+        config: Config,
+        secrets: Secrets,
+        state_paths: StatePaths | None = None,
+        *,
+        restart_on_crash: bool = False,
+        backoff: Backoff | None = None,
+    ):
         self.config = config
         self.secrets = secrets
         self.state_paths = state_paths or StatePaths.default()
         self.state = ProxyState.STOPPED
         self.detail = ""
         self.output: collections.deque[str] = collections.deque(maxlen=OUTPUT_LINES_KEPT)
+        """This child's output (cleared when a new child starts), keys redacted."""
         self.started_at: float | None = None
+        self.restart_on_crash = restart_on_crash
+        self.backoff = backoff or Backoff()
+        self.crashes = 0
+        """Children that died by themselves since this object was made."""
+        self.exposure_warning: str | None = None
+        self._spawned_at = 0.0
+        self._ready_at: float | None = None
+        self._last_output_at = 0.0
+        self._served_once = False
+        self._restart_timer: threading.Timer | None = None
+        self.config_source: Callable[[], tuple[Config, Secrets]] | None = None
+        """Where a restart after a crash reads the config again (``serve``: the file, which the
+        dashboard may have changed since); ``None``: the config it has."""
         self._listeners: list[Listener] = []
         self._lock = threading.RLock()
         self._ready = threading.Event()
@@ -163,13 +259,13 @@ class ProxyProcess:
             except Exception:  # a listener's bug must not kill the output reader
                 pass
 
-    def _set_state(self, state: ProxyState, detail: str = "") -> None:
+    def _set_state(self, state: ProxyState, detail: str = "", restarting_in: float | None = None) -> None:
         with self._lock:
             if self.state is state and self.detail == detail:
                 return
             self.state = state
             self.detail = detail
-        self._emit(StateChanged(state, detail))
+        self._emit(StateChanged(state, detail, restarting_in))
 
     @property
     def url(self) -> str:
@@ -224,11 +320,14 @@ class ProxyProcess:
         env[CONTROL_TOKEN_ENV] = self._control_token
         env["PYTHONUNBUFFERED"] = "1"
         env["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
-        # LiteLLM runs each chat-route call's set-up in a thread pool; glibc gives threads their own
-        # malloc arenas (up to 8 per core), which hold freed memory: two arenas keep RSS lower
-        # under concurrent requests at no measurable cost in speed (benchmarks/bench_proxy.py).
-        env.setdefault("MALLOC_ARENA_MAX", "2")
+        env[DRAIN_SECONDS_ENV] = f"{self.config.proxy.drain_seconds:g}"
         return env
+
+    @property
+    def stop_timeout(self) -> float:
+        """How long a stop waits after SIGTERM before SIGKILL: the drain, and a margin for the
+        child to end the streams still open with an error event and exit."""
+        return self.config.proxy.drain_seconds + DRAIN_MARGIN_SECONDS
 
     # -- lifecycle --
 
@@ -237,6 +336,8 @@ class ProxyProcess:
         with self._lock:
             if self._process is not None and self._process.poll() is None:
                 return
+            self._cancel_restart()
+            warning = exposure_warning(self.config, self.secrets)
             if self._socket is None:
                 self._socket = bind_listener(self.config.proxy.host, self.config.proxy.port)
             router_path, gateway_path = self.write_compiled()
@@ -247,7 +348,11 @@ class ProxyProcess:
             self._ready.clear()
             self._stopping = False
             self.output.clear()
+            self._ready_at = None
+            self.exposure_warning = warning
             self._set_state(ProxyState.STARTING, f"starting LiteLLM on {self.url}")
+            if warning:
+                self._add_output(f"claude-poe-tui: {warning}")
             fd = self._socket.fileno()
             command = [
                 sys.executable,
@@ -270,6 +375,8 @@ class ProxyProcess:
                 start_new_session=True,  # Ctrl-C in the terminal reaches us, and we stop the child
             )
             self.started_at = time.time()
+            self._spawned_at = time.monotonic()
+            self._add_output(f"claude-poe-tui: proxy child started (pid {self._process.pid})")
             self._reader = threading.Thread(
                 target=self._read_output, args=(self._process,), name="proxy-output", daemon=True
             )
@@ -294,14 +401,22 @@ class ProxyProcess:
                 text = text.replace(secret, "***")
         return text
 
+    def _add_output(self, line: str) -> None:
+        self.output.append(line)
+        self._last_output_at = time.monotonic()
+        self._emit(OutputLine(line))
+
     def _read_output(self, process: subprocess.Popen[bytes]) -> None:
         assert process.stdout is not None
         for raw in process.stdout:
             line = self._redact(raw.decode("utf-8", "replace").rstrip("\r\n"))
-            self.output.append(line)
-            self._emit(OutputLine(line))
+            if process is not self._process:
+                continue  # an old child still draining while a restart went on
+            self._add_output(line)
             if line.strip() == READY_LINE:
                 self.started_at = time.time()
+                self._ready_at = time.monotonic()
+                self._served_once = True
                 self._ready.set()
                 self._set_state(ProxyState.RUNNING, f"serving on {self.url}")
         code = process.wait()
@@ -311,15 +426,79 @@ class ProxyProcess:
             self._ready.clear()
             if self._stopping:
                 self._set_state(ProxyState.STOPPED, "stopped")
-            else:
-                last = next((line for line in reversed(self.output) if line.strip()), "")
-                self._set_state(ProxyState.FAILED, f"the proxy exited with code {code}: {last}")
+                return
+            self.crashes += 1
+            detail = self.crash_message(process.pid, code)
+            if not (self.restart_on_crash and self._served_once):
+                self._set_state(ProxyState.FAILED, detail)
+                return
+            served_for = time.monotonic() - self._ready_at if self._ready_at is not None else 0.0
+            delay = self.backoff.next_delay(served_for)
+            self._set_state(ProxyState.FAILED, f"{detail}; starting it again in {delay:g} s", restarting_in=delay)
+            self._schedule_restart(process, delay)
 
-    def stop(self, *, release_port: bool = True, timeout: float = STOP_GRACE_SECONDS) -> None:
-        """Stop the child: SIGTERM (finish in-flight requests), then SIGKILL after ``timeout``."""
+    def crash_message(self, pid: int, code: int | None) -> str:
+        """Why the child ended, with its last lines of this run (never an older run's)."""
+        now = time.monotonic()
+        message = f"the proxy (pid {pid}) {describe_exit(code)} {_duration(now - self._spawned_at)} after it started"
+        lines = [_TERMINAL_CODES.sub("", line).strip() for line in self.output]
+        lines = [line for line in lines if line][-CRASH_LINES_SHOWN:]
+        if not lines:
+            return message + ", before it printed anything"
+        quiet = now - self._last_output_at
+        when = f", {_duration(quiet)} before it ended" if quiet >= 1.0 else ""
+        return message + f"; its last output{when}: " + " | ".join(lines)
+
+    # -- healing --
+
+    def _schedule_restart(self, crashed: subprocess.Popen[bytes], delay: float) -> None:
+        """Start a new child after ``delay`` unless a stop or a start comes first (lock held)."""
+        self._cancel_restart()
+        timer = threading.Timer(delay, self._restart_after_crash, args=(crashed,))
+        timer.daemon = True
+        timer.name = "proxy-restart"
+        self._restart_timer = timer
+        timer.start()
+
+    def _cancel_restart(self) -> None:
+        if self._restart_timer is not None:
+            self._restart_timer.cancel()
+            self._restart_timer = None
+
+    def _reread_config(self) -> None:
+        if self.config_source is None:
+            return
+        try:
+            config, secrets = self.config_source()
+        except Exception as exc:  # a config broken meanwhile: keep serving the one we have
+            self._add_output(f"claude-poe-tui: the config cannot be read again, restarting with the previous one: {exc}")
+            return
+        if (config.proxy.host, config.proxy.port) == (self.config.proxy.host, self.config.proxy.port):
+            self.config, self.secrets = config, secrets
+
+    def _restart_after_crash(self, crashed: subprocess.Popen[bytes]) -> None:
+        with self._lock:
+            if self._stopping or self._process is not crashed:
+                return
+            self._restart_timer = None
+            self._reread_config()
+            try:
+                self.start()
+            except Exception as exc:  # e.g. the run folder became unwritable: try again later
+                delay = self.backoff.next_delay(0.0)
+                failed = f"the proxy could not be started again: {exc}; trying again in {delay:g} s"
+                self._set_state(ProxyState.FAILED, failed, restarting_in=delay)
+                self._schedule_restart(crashed, delay)
+
+    def stop(self, *, release_port: bool = True, timeout: float | None = None) -> None:
+        """Stop the child: SIGTERM (streams in flight may finish), then SIGKILL after ``timeout``
+        (default: ``[proxy] drain_seconds`` and a margin, see :attr:`stop_timeout`)."""
+        if timeout is None:
+            timeout = self.stop_timeout
         with self._lock:
             process = self._process
             self._stopping = True
+            self._cancel_restart()
         if process is not None and process.poll() is None:
             self._set_state(ProxyState.STOPPING, "stopping")
             try:
