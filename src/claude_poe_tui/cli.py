@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "stats": ("stats", "per-model requests, errors and latency percentiles from the request log"),
     "logs": ("logs", "the request log, readable or JSON; -f follows it live"),
     "locate": ("locate", "where the config, the state and the logs live"),
+    "export": ("export", "deployment files for a team gateway: Docker Compose, systemd, nginx"),
 }
 
 
