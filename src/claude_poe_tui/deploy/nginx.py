@@ -2,9 +2,10 @@
 
 The file is an ``http``-level snippet (an ``upstream`` and a ``server``), the form both the official
 nginx image (``/etc/nginx/conf.d/default.conf``) and the distributions (``/etc/nginx/conf.d/*.conf``)
-include. Without ``proxy_buffering off`` nginx holds a stream's events until a buffer fills, and
-Claude Code sees nothing for seconds; without ``proxy_http_version 1.1`` it speaks HTTP/1.0 to the
-gateway and cannot keep connections open.
+include. The gateway marks each stream ``X-Accel-Buffering: no``, but an nginx that ignores that
+header and compresses event streams (a global ``gzip_types``) holds events until a block fills
+unless the site says ``proxy_buffering off`` (tests/test_export.py shows both). Without
+``proxy_http_version 1.1`` nginx speaks HTTP/1.0 to the gateway and cannot keep connections open.
 """
 
 from __future__ import annotations
@@ -57,7 +58,9 @@ def render_nginx_site(plan: GatewayPlan, servers: Sequence[str], *, listen: int,
         f"        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n"
         f"        proxy_set_header X-Forwarded-Proto $scheme;\n"
         f"        # Streamed answers (server-sent events) go to the client event by event, and request\n"
-        f"        # bodies to the gateway as they arrive: nothing waits in nginx's buffers.\n"
+        f"        # bodies to the gateway as they arrive: nothing waits in nginx's buffers. (The gateway also\n"
+        f"        # sends X-Accel-Buffering: no; this holds even where that header is ignored, or where\n"
+        f"        # nginx compresses event streams, which would hold events until a block fills.)\n"
         f"        proxy_buffering off;\n"
         f"        proxy_request_buffering off;\n"
         f"        # A bot may think for minutes before its next event: [proxy] request_timeout ({proxy.request_timeout:g} s)\n"
