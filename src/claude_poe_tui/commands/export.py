@@ -19,6 +19,10 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from claude_poe_tui.deploy.plan import GatewayPlan, Target
 
 DEFAULT_LISTEN = 80
 
@@ -106,7 +110,7 @@ def _shown_arguments(args: argparse.Namespace) -> list[str]:
     return shown
 
 
-def _redis_url(target, given: str | None) -> str:
+def _redis_url(target: Target, given: str | None) -> str:
     from claude_poe_tui.deploy.compose import REDIS_SERVICE_URL
     from claude_poe_tui.deploy.plan import Target
     from claude_poe_tui.deploy.systemd import DEFAULT_REDIS_URL
@@ -120,7 +124,7 @@ def _redis_url(target, given: str | None) -> str:
     return url
 
 
-def _compose_files(plan, replicas: int, written_by: str) -> list[FileMaker]:
+def _compose_files(plan: GatewayPlan, replicas: int, written_by: str) -> list[FileMaker]:
     from claude_poe_tui.deploy import compose
 
     return [
@@ -140,7 +144,7 @@ def _dockerfile_files(written_by: str) -> list[FileMaker]:
     ]
 
 
-def _nginx_file(plan, listen: int, written_by: str) -> FileMaker:
+def _nginx_file(plan: GatewayPlan, listen: int, written_by: str) -> FileMaker:
     from claude_poe_tui.deploy import compose, nginx, systemd
     from claude_poe_tui.deploy.plan import Target
 
@@ -161,7 +165,7 @@ def _local_address(host: str) -> str:
     return f"[{host}]" if ":" in host and not host.startswith("[") else host
 
 
-def _systemd_files(plan, args: argparse.Namespace, written_by: str) -> list[FileMaker]:
+def _systemd_files(plan: GatewayPlan, args: argparse.Namespace, written_by: str) -> list[FileMaker]:
     from claude_poe_tui.deploy import systemd
 
     user, group = _service_user(plan, args.user)
@@ -181,7 +185,7 @@ def _serve_executable() -> list[str]:
     return [sys.executable, "-m", "claude_poe_tui"]
 
 
-def _service_user(plan, given: str | None) -> tuple[str, str | None]:
+def _service_user(plan: GatewayPlan, given: str | None) -> tuple[str, str | None]:
     import grp
     import pwd
 
@@ -199,7 +203,7 @@ def _service_user(plan, given: str | None) -> tuple[str, str | None]:
     return user, group
 
 
-def _summary(plan) -> list[str]:
+def _summary(plan: GatewayPlan) -> list[str]:
     from claude_poe_tui.deploy.plan import MIN_EXPOSED_MASTER_KEY_LENGTH
 
     proxy = plan.config.proxy
