@@ -30,6 +30,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "logs": ("logs", "the request log, readable or JSON; -f follows it live"),
     "locate": ("locate", "where the config, the state and the logs live"),
     "statusline": ("statusline", "one line for Claude Code's status bar: bot, session points, balance, p50"),
+    "export": ("export", "deployment files for a team gateway: Docker Compose, systemd, nginx"),
 }
 
 

@@ -15,6 +15,8 @@ DEFAULT_PORT = 4000
 DEFAULT_POE_BASE_URL = "https://api.poe.com/v1"
 DEFAULT_MASTER_KEY_REF = "env:LITELLM_MASTER_KEY"
 DEFAULT_POE_KEY_REF = "env:POE_API_KEY"
+# A proxy other machines reach ([proxy] host beyond loopback) needs a master key at least this long.
+MIN_EXPOSED_MASTER_KEY_LENGTH = 32
 
 
 class Route(str, Enum):

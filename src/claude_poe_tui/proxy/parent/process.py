@@ -36,7 +36,7 @@ from claude_poe_tui.atomic import atomic_write_text
 from claude_poe_tui.compiler import compile_gateway_settings, compile_router_config, is_loopback, secret_env_names
 from claude_poe_tui.config.load import Secrets, resolve_member_tokens
 from claude_poe_tui.secrets import SecretResolver, reference_name
-from claude_poe_tui.config.model import Config
+from claude_poe_tui.config.model import MIN_EXPOSED_MASTER_KEY_LENGTH, Config
 from claude_poe_tui.errors import PortInUseError, UserError
 from claude_poe_tui.paths import StatePaths
 from claude_poe_tui.poe.catalog import load_cache
@@ -53,7 +53,6 @@ from claude_poe_tui.proxy.protocol import (
 OUTPUT_LINES_KEPT = 1000
 CRASH_LINES_SHOWN = 5
 # A master key that guards a proxy other machines can reach must resist guessing.
-MIN_EXPOSED_MASTER_KEY_LENGTH = 32
 _TERMINAL_CODES = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 # Variables that would make LiteLLM reach for a database or a remote config we never asked for.
 _ENV_NOT_INHERITED = ("DATABASE_URL", "DIRECT_URL", "DATABASE_URL_READ_REPLICA", "LITELLM_CONFIG_BUCKET_NAME")
