@@ -157,6 +157,7 @@ def compile_gateway_settings(
         "redis_url": compile_router_config(config)["router_settings"].get("redis_url"),
         "request_timeout": config.proxy.request_timeout,
         "drain_seconds": config.proxy.drain_seconds,
+        "workers": config.proxy.workers,
         "max_request_bytes": int(config.proxy.max_request_mb * 1024 * 1024),
         "exposed": not is_loopback(config.proxy.host),
         "config_path": str(config.path),

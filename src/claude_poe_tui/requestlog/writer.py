@@ -5,6 +5,10 @@ thread serialises and appends whatever has queued up in one write, then rotates 
 grown past ``max_bytes``: ``requests.jsonl`` -> ``requests.jsonl.1`` -> ... -> ``.<backups>``.
 Disk use therefore stays under about ``max_bytes * (backups + 1)``.
 
+Several processes may write one log (``[proxy] workers``): each write and each rotation happens
+under an exclusive lock on ``<log>.lock``, and a writer whose file was rotated away by another
+reopens the path before it writes, so records neither interleave nor land in a rotated file.
+
 A write that fails (disk full, a read-only file system, permissions) loses its records, never the
 log's shape: the file is cut back to where the write began, so no half line is left to merge with
 the next record (and if even that fails, the next write starts on a new line). :attr:`failing` says
@@ -60,9 +64,36 @@ class RequestLogWriter:
     # -- the writer thread --
 
     def _open(self) -> int:
+        if self._fd is not None:
+            # Another process may have rotated the log: write to the file the path names now.
+            try:
+                same = os.stat(self.path).st_ino == os.fstat(self._fd).st_ino
+            except FileNotFoundError:
+                same = False
+            if not same:
+                os.close(self._fd)
+                self._fd = None
         if self._fd is None:
             self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         return self._fd
+
+    def _lock(self) -> int | None:
+        """An exclusive lock shared by every process writing this log (None where there is no flock)."""
+        try:
+            import fcntl
+        except ImportError:
+            return None
+        try:
+            fd = os.open(self.path.with_name(self.path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError:
+            return None
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        return fd
+
+    @staticmethod
+    def _unlock(fd: int | None) -> None:
+        if fd is not None:
+            os.close(fd)  # closing drops the flock
 
     def _run(self) -> None:
         stopping = False
@@ -86,6 +117,13 @@ class RequestLogWriter:
             self._fd = None
 
     def _write(self, data: bytes, count: int) -> None:
+        lock = self._lock()
+        try:
+            self._write_locked(data, count)
+        finally:
+            self._unlock(lock)
+
+    def _write_locked(self, data: bytes, count: int) -> None:
         start: int | None = None
         try:
             fd = self._open()

@@ -12,6 +12,7 @@ it imports LiteLLM's library only, never its proxy-server app (no admin routes, 
 * Keys arrive only in the environment; the compiled files refer to them by name.
 * SIGTERM drains: no new connections are taken, streams in flight get ``[proxy] drain_seconds`` to
   finish, and those still open then end with an ``event: error`` instead of a cut.
+* ``[proxy] workers = N`` forks N gateway processes once LiteLLM is loaded (workers.py).
 """
 
 from __future__ import annotations
@@ -20,14 +21,18 @@ import argparse
 import asyncio
 import json
 import os
+import signal
 import socket
 import sys
 import threading
 import time
+from pathlib import Path
+from typing import Any
 
 from claude_poe_tui.proxy.protocol import CONTROL_TOKEN_ENV, READY_LINE, WARM_LINE
 
 EXIT_GRACE_SECONDS = 5.0  # after the drain, before the process is simply gone
+RELOAD_FILE = "reload.json"  # beside the compiled files: the last reload, for every worker
 
 
 def _watch_parent(on_parent_gone) -> None:
@@ -46,6 +51,17 @@ def _watch_parent(on_parent_gone) -> None:
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
+def _die_with_master() -> None:
+    """A worker ends when the process that forked it does (Linux: the kernel tells it)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        try:
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        except OSError:
+            pass
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="claude_poe_tui.proxy.child")
     parser.add_argument("--fd", type=int, required=True, help="listening socket inherited from the parent")
@@ -58,13 +74,18 @@ def main(argv: list[str] | None = None) -> int:
     with open(args.router_config, encoding="utf-8") as handle:
         router_config = json.load(handle)
     drain_seconds = float(gateway_config.get("drain_seconds", 30.0))
-    server_box: dict[str, object] = {}
+    workers = int(gateway_config.get("workers", 1) or 1)
+    server_box: dict[str, Any] = {}
+    gone = threading.Event()
 
     def parent_gone() -> None:
+        gone.set()
         server = server_box.get("server")
         if server is None:
+            if workers > 1 and server_box.get("master"):
+                return  # the master sees the flag and stops its workers
             os._exit(0)
-        server.should_exit = True  # type: ignore[attr-defined]
+        server.should_exit = True
         # Whatever happens to the graceful path, be gone soon after the drain.
         timer = threading.Timer(drain_seconds + EXIT_GRACE_SECONDS + 2.0, lambda: os._exit(0))
         timer.daemon = True
@@ -91,16 +112,69 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     started = time.perf_counter()
+    import uvicorn  # noqa: F401 - loaded once, before any fork
+
+    from claude_poe_tui.proxy.child import app as _app  # noqa: F401
+
+    litellm_seam.configure()
+    print(f"claude-poe-tui: LiteLLM loaded in {time.perf_counter() - started:.1f} s", flush=True)
+    # Pay LiteLLM's first-request imports now (before any fork: every worker shares them), so no
+    # client's first request waits for them.
+    warm = time.perf_counter()
+    chat_route = any(m.get("route") == "chat" for m in gateway_config.get("models", []))
+    litellm_seam.import_lazy_modules(chat_route)
+    print(f"{WARM_LINE} in {time.perf_counter() - warm:.1f} s", flush=True)
+
+    run_dir = Path(args.gateway_config).parent
+    listener = socket.socket(fileno=args.fd)
+    options = ServeOptions(gateway_config, router_config, master_key, control_token, listener, drain_seconds, run_dir)
+    if workers <= 1:
+        return serve(options, server_box)
+
+    from claude_poe_tui.proxy.child.workers import Master
+
+    def serve_worker(slot, board) -> int:
+        _die_with_master()
+        return serve(options, {}, board=board, slot=slot)
+
+    master = Master(workers, serve_worker, drain_seconds=drain_seconds, grace_seconds=EXIT_GRACE_SECONDS,
+                    say=lambda line: print(line, flush=True))
+    server_box["master"] = master
+    return master.run(parent_gone=gone.is_set)
+
+
+class ServeOptions:
+    def __init__(self, gateway_config: dict, router_config: dict, master_key: str, control_token: str,
+                 listener: socket.socket, drain_seconds: float, run_dir: Path) -> None:
+        self.gateway_config = gateway_config
+        self.router_config = router_config
+        self.master_key = master_key
+        self.control_token = control_token
+        self.listener = listener
+        self.drain_seconds = drain_seconds
+        self.run_dir = run_dir
+
+
+def serve(options: ServeOptions, server_box: dict, *, board: Any = None, slot: int = 0) -> int:
+    """One gateway: the app over an engine, served by uvicorn on the inherited socket."""
     import uvicorn
 
+    from claude_poe_tui.proxy.child import litellm_seam
     from claude_poe_tui.proxy.child.app import GatewayApp
     from claude_poe_tui.proxy.child.engine import Engine
     from claude_poe_tui.proxy.child.settings import GatewaySettings
+    from claude_poe_tui.proxy.protocol import ReloadPayload
     from claude_poe_tui.requestlog.writer import RequestLogWriter
 
-    litellm_seam.configure()
+    gateway_config, router_config = options.gateway_config, options.router_config
+    reload_file = options.run_dir / RELOAD_FILE
+    if board is not None and board.reload_target and reload_file.exists():
+        # A worker started again after a crash serves what its siblings serve now.
+        payload = ReloadPayload.from_json(json.loads(reload_file.read_text(encoding="utf-8")))
+        gateway_config = {**gateway_config, **payload.gateway}
+        router_config = payload.router
     litellm_seam.install_http_client()
-    settings = GatewaySettings.from_json(gateway_config, master_key)
+    settings = GatewaySettings.from_json(gateway_config, options.master_key)
     writer = None
     if settings.request_log:
         writer = RequestLogWriter(
@@ -115,25 +189,29 @@ def main(argv: list[str] | None = None) -> int:
 
         points_settings = PointsSettings.from_json(gateway_config["points"])
         points = PointsService(points_settings, os.environ.get(points_settings.api_key_env))
-    app = GatewayApp(engine, settings, writer, control_token=control_token, points=points)
-    print(f"claude-poe-tui: LiteLLM loaded in {time.perf_counter() - started:.1f} s", flush=True)
-    chat_route = any(mapping.route == "chat" for mapping in settings.models.values())
+    app = GatewayApp(engine, settings, writer, control_token=options.control_token, points=points,
+                     board=board, slot=slot, reload_file=reload_file)
+    if board is not None:
+        board.mark_applied(slot, board.reload_target)
+    drain_seconds = options.drain_seconds
 
     class GatewayServer(uvicorn.Server):
         async def startup(self, sockets=None) -> None:  # type: ignore[override]
             await super().startup(sockets=sockets)
-            if self.started:
-                await engine.start()
-                if points is not None:
-                    from claude_poe_tui.points.service import traffic_since_last_call
+            if not self.started:
+                return
+            await engine.start()
+            if points is not None:
+                from claude_poe_tui.points.service import traffic_since_last_call
 
-                    # Poe's history is polled only while requests flow.
-                    await points.astart(has_traffic=traffic_since_last_call(lambda: app.requests_served))
-                # Pay LiteLLM's first-request imports now, so no client's first request waits.
-                warm = time.perf_counter()
-                await asyncio.to_thread(litellm_seam.import_lazy_modules, chat_route)
-                print(f"{WARM_LINE} in {time.perf_counter() - warm:.1f} s", flush=True)
+                # Poe's history is polled only while requests flow.
+                await points.astart(has_traffic=traffic_since_last_call(lambda: app.requests_served))
+            if board is None:
                 print(READY_LINE, flush=True)
+                return
+            # A sibling's reload arrives as SIGHUP (through the master).
+            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, app.take_sibling_reload)
+            board.ready(slot)
 
         async def shutdown(self, sockets=None) -> None:  # type: ignore[override]
             app.begin_drain(drain_seconds)
@@ -145,7 +223,6 @@ def main(argv: list[str] | None = None) -> int:
             if points is not None:
                 await points.astop()
 
-    listener = socket.socket(fileno=args.fd)
     loop = "asyncio"
     if sys.platform != "win32":
         try:
@@ -167,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     server = GatewayServer(config)
     server_box["server"] = server
     try:
-        server.run(sockets=[listener])
+        server.run(sockets=[options.listener])
     finally:
         if writer is not None:
             writer.close()

@@ -21,6 +21,7 @@ import hashlib
 import hmac
 import json
 import os
+import signal
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -148,8 +149,15 @@ class GatewayApp:
         *,
         control_token: str = "",
         points: Any = None,
+        board: Any = None,
+        slot: int = 0,
+        reload_file: Path | None = None,
     ) -> None:
         self.engine = engine
+        self.board = board
+        """With ``[proxy] workers``: the workers' shared figures (workers.py), this worker's ``slot``."""
+        self.slot = slot
+        self.reload_file = reload_file
         self.points = points
         """The points service (points/service.py): budgets before a request, points after it."""
         self.settings = settings
@@ -221,6 +229,8 @@ class GatewayApp:
         watch: ResponseWatch | None = None
         self.in_flight += 1
         self.last_request_at = time.time()
+        if self.board is not None:
+            self.board.request_started(self.slot)
         try:
             if not self._authorised(scope, info):
                 supplied = client_key(scope)
@@ -255,6 +265,8 @@ class GatewayApp:
             self.in_flight -= 1
             self.requests_served += 1
             self.last_request_at = time.time()
+            if self.board is not None:
+                self.board.request_finished(self.slot)
             if watch is not None:
                 watch.finish()
             self._record(info, watch)
@@ -588,9 +600,7 @@ class GatewayApp:
             models=sorted(self.settings.models),
             request_log=(self.settings.request_log or {}).get("path"),
             extra={
-                "requests": self.requests_served,
-                "in_flight": self.in_flight,
-                "last_request_at": self.last_request_at,
+                **self._traffic(),
                 "draining": self.draining,
                 "request_log_failing": writer.failing if writer else None,
                 "request_log_dropped": writer.dropped if writer else 0,
@@ -599,6 +609,52 @@ class GatewayApp:
                 "members": sorted(set(self.settings.members.values())),
             },
         ).to_json()
+
+    def _traffic(self) -> dict[str, Any]:
+        """Requests served, in flight and the last one's time: this process's, or all workers'."""
+        if self.board is None:
+            return {"requests": self.requests_served, "in_flight": self.in_flight,
+                    "last_request_at": self.last_request_at, "workers": 1}
+        totals = self.board.totals()
+        return {"requests": totals.requests, "in_flight": totals.in_flight, "last_request_at": totals.last_request_at,
+                "workers": self.board.workers, "workers_ready": totals.workers_ready, "worker_pid": os.getpid()}
+
+    def _apply_reload(self, payload: ReloadPayload) -> None:
+        fresh = GatewaySettings.from_json(payload.gateway, self.settings.master_key)
+        self.engine.reload(payload.router)
+        self.settings.take_reload(fresh)
+
+    def take_sibling_reload(self) -> None:
+        """SIGHUP: another worker took a reload; apply what it saved (once per generation)."""
+        board = self.board
+        if board is None or self.reload_file is None:
+            return
+        target = board.reload_target
+        if board.applied(self.slot) >= target:
+            return
+        try:
+            payload = ReloadPayload.from_json(json.loads(self.reload_file.read_text(encoding="utf-8")))
+            self._apply_reload(payload)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            print(f"claude-poe-tui: worker {self.slot + 1} could not apply a reload: {exc}", flush=True)
+            return
+        board.mark_applied(self.slot, target)
+
+    async def _share_reload(self, raw: bytes) -> None:
+        """With workers: save the reload beside the compiled files, have the master tell every
+        worker, and return once all have applied it (or after 5 s)."""
+        board = self.board
+        if board is None or self.reload_file is None:
+            return
+        from claude_poe_tui.atomic import atomic_write_text
+
+        atomic_write_text(self.reload_file, raw.decode("utf-8"), mode=0o600)
+        generation = board.announce_reload()
+        board.mark_applied(self.slot, generation)
+        os.kill(os.getppid(), signal.SIGHUP)
+        deadline = time.monotonic() + 5.0
+        while not board.all_applied(generation) and time.monotonic() < deadline:
+            await asyncio.sleep(0.005)
 
     async def _reload(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         """Swap in a new model list (a :class:`ReloadPayload`), without a restart."""
@@ -609,13 +665,11 @@ class GatewayApp:
             return
         try:
             raw = await read_body(scope, receive, MAX_RELOAD_BYTES)
-            payload = ReloadPayload.from_json(json.loads(raw))
-            fresh = GatewaySettings.from_json(payload.gateway, self.settings.master_key)
-            self.engine.reload(payload.router)
+            self._apply_reload(ReloadPayload.from_json(json.loads(raw)))
         except (BodyTooLarge, ClientGone, ValueError, KeyError, TypeError) as exc:
             await send_json(send, 400, {"error": f"{type(exc).__name__}: {exc}"})  # the old list stays
             return
-        self.settings.take_reload(fresh)
+        await self._share_reload(raw)
         await send_json(send, 200, {"models": sorted(self.settings.models)})
 
     # -- the request log, for a dashboard elsewhere --
