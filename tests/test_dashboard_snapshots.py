@@ -188,6 +188,9 @@ def test_mapping_editor_tabbed_to_save(snap_compare, snapshot_app, size) -> None
         await pilot.press(*"gpt-4o-mini", "tab", *"GPT-4o", "tab", "tab", "tab", "tab", *"gemini", "tab")
         await pilot.pause()
         assert pilot.app.focused.id == "save"
+        # Scrolling the field into view is animated: on a busy machine it may still be moving.
+        await pilot.wait_for_scheduled_animations()
+        await pilot.pause(0.2)
 
     assert snap_compare(snapshot_app(), terminal_size=size, run_before=tab_to_save)
 

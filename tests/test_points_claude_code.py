@@ -16,13 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import MASTER_KEY, POE_KEY, PoeStandin, RunningProxy, read_records
-from poe_standin import CATALOG
+from conftest import MASTER_KEY, PoeStandin, RunningProxy, read_records
 
-from claude_poe_tui.config import load_config
 from claude_poe_tui.points.model import PointsKind
-from claude_poe_tui.points.service import PointsService, PointsSettings, compile_points_settings
-from claude_poe_tui.poe.catalog import Catalog
 
 
 @pytest.mark.proxy
@@ -50,21 +46,19 @@ def test_claude_codes_session_is_the_one_the_points_are_kept_for(
     mine = [r for r in read_records(proxy.request_log)[seen:] if r["path"] == "/v1/messages"]
     assert mine and {r["session"] for r in mine} == {session}
 
-    data = compile_points_settings(load_config(proxy.config_path), proxy.request_log, Catalog.from_entries(CATALOG))
-    service = PointsService(PointsSettings.from_json(data), POE_KEY, poll_seconds=0.2, close_grace=0.5)
-    service.start_thread()
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            lines = [line for line in service.ledger.open_lines() if line.session == session]
-            if len(lines) == len(mine) and all(line.kind is not PointsKind.ESTIMATED for line in lines):
-                break
-            assert time.monotonic() < deadline, lines
-            time.sleep(0.1)
-        while service._dirty:
-            time.sleep(0.1)
-    finally:
-        service.stop_thread()
+    # The proxy's own points service (the only writer of the points files) settles the session's
+    # requests from Poe's history; it polls while requests wait for their points.
+    from claude_poe_tui.points.report import latest_lines
+
+    ids = {r["id"] for r in mine}
+    deadline = time.monotonic() + 90
+    while True:
+        lines = [line for line in latest_lines(proxy.request_log, 0).values() if line.id in ids]
+        if len(lines) == len(ids) and all(line.kind is not PointsKind.ESTIMATED for line in lines):
+            break
+        assert time.monotonic() < deadline, lines
+        time.sleep(0.2)
+    assert {line.session for line in lines} == {session}
     points = sum(line.points for line in lines)
     stdin = json.dumps({"session_id": session, "model": {"id": "claude-sonnet-4-5-20250929", "display_name": "Sonnet"}})
     shown = subprocess.run([str(Path(sys.executable).parent / "claude-poe-tui"), "statusline", "--log",

@@ -51,7 +51,8 @@ def own_poe() -> Iterator[PoeStandin]:
 
 @pytest.fixture(scope="module")
 def metered(own_poe: PoeStandin, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningProxy]:
-    running = start_proxy(tmp_path_factory.mktemp("points"), own_poe)
+    # The proxy keeps no points itself: each test runs the points service it examines.
+    running = start_proxy(tmp_path_factory.mktemp("points"), own_poe, extra="\n[log]\npoints = false\n")
     yield running
     running.process.stop()
 

@@ -25,7 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "stop": ("stop", "stop the background proxy (streams in flight may finish first)"),
     "status": ("status", "is the proxy running: URL, pid, uptime, requests (exit 0 running, 3 not)"),
     "service": ("service", "run the proxy at login: a systemd user unit (Linux) or a launchd agent (macOS)"),
-    "compile": ("compile", "print the LiteLLM config compiled from the TOML config"),
+    "compile": ("compile", "print what the proxy's LiteLLM Router gets from the TOML config"),
     "stats": ("stats", "per-model requests, errors and latency percentiles from the request log"),
     "logs": ("logs", "the request log, readable or JSON; -f follows it live"),
     "locate": ("locate", "where the config, the state and the logs live"),
@@ -55,9 +55,11 @@ def build_parser():
     return parser
 
 
-def _claude_head(head: list[str]) -> argparse.Namespace:
+def _claude_head(head: list[str]):
     """Our options before ``claude``. Only ``--config`` is parsed here: building the whole parser
     imports every command (~0.08 s) on each launch; anything else goes through the full parser."""
+    import argparse
+
     if len(head) == 2 and head[0] == "--config" or len(head) == 1 and head[0].startswith("--config="):
         return argparse.Namespace(config=head[-1].split("=", 1)[1] if len(head) == 1 else head[1], command="claude")
     if not head:

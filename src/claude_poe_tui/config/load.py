@@ -108,6 +108,7 @@ class _Reader:
         self.path = path
         self.text = text
         self.environ = environ
+        self.budget_set = False  # [budget] has a limit: [log] points must stay on
 
     def fail(self, key_path: KeyPath, message: str) -> typing.NoReturn:
         # An item of a list (`fallbacks[1]`) is on the line of its key.
@@ -300,6 +301,8 @@ class _Reader:
             self.fail((*where, "max_size_mb"), "must be more than 0")
         if settings.backups < 0:
             self.fail((*where, "backups"), "must be 0 or more")
+        if not settings.points and self.budget_set:
+            self.fail((*where, "points"), "is false, but [budget] limits need the points it keeps")
         return settings
 
     def models(self, raw: Any) -> tuple[ModelMapping, ...]:
@@ -414,6 +417,8 @@ def parse_config(text: str, path: Path, environ: Mapping[str, str] | None = None
         raise ConfigError(f"not valid TOML: {reason}", path=path, line=line, key=key) from None
     reader = _Reader(path, text, environ)
     reader.check_known_keys(data, TOP_LEVEL_KEYS, ())
+    budget = data.get("budget")
+    reader.budget_set = isinstance(budget, dict) and any(budget.get(k) is not None for k in budget)
     models = reader.models(data.get(MODELS_KEY))
     return Config(
         path=path,

@@ -134,6 +134,9 @@ class LogSettings:
     """Rotate the request log when it reaches this size."""
     backups: int = 3
     """Rotated files kept; disk use stays under ``max_size_mb * (backups + 1)``."""
+    points: bool = True
+    """Keep each request's Poe points beside its record, from Poe's usage history (asked while
+    requests flow, a few times a minute); budgets need it."""
 
 
 @dataclass(frozen=True)

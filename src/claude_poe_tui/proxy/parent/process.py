@@ -115,7 +115,7 @@ def compiled_payload(config: Config, state_paths: StatePaths, secrets: Secrets |
             poe_key_origin=f"[poe] api_key, from {secrets.poe_api_key_origin}",
             master_key_origin=f"[proxy] master_key, from {secrets.master_key_origin}",
         )
-    if gateway.get("request_log"):
+    if gateway.get("request_log") and config.log.points:
         # Points per request are joined to the request log: only with a log are they kept.
         from claude_poe_tui.points.service import compile_points_settings
 
