@@ -397,3 +397,40 @@ def test_the_request_log_streams_to_a_dashboard_elsewhere_with_the_master_key(pr
     ask(proxy, CLAUDE_ROUTE, stream=True)
     reader.join(10)
     assert [r["model"] for r in followed] == [CHAT_ROUTE, CLAUDE_ROUTE]
+
+
+def test_serve_and_doctor_say_when_the_request_log_cannot_write(tmp_path: Path, poe: PoeStandin) -> None:
+    import subprocess
+    import sys
+
+    from conftest import write_config
+
+    blocked = tmp_path / "not-a-file"
+    blocked.mkdir()
+    config = write_config(tmp_path / "config", poe_base_url=poe.base_url,
+                          models=(("claude-sonnet-4-5-20250929", "Claude-Sonnet-4.5"),),
+                          extra=f'\n[log]\npath = "{blocked}"\n')
+    env = {**__import__("os").environ, "CLAUDE_POE_TUI_STATE_DIR": str(tmp_path / "state")}
+    output = tmp_path / "serve.out"
+    with open(output, "wb") as sink:
+        serve = subprocess.Popen([sys.executable, "-m", "claude_poe_tui", "serve", "--config", str(config)],
+                                 stdout=sink, stderr=subprocess.STDOUT, env=env)
+    try:
+        from claude_poe_tui.config import load_config
+
+        url = load_config(config).base_url
+        deadline = time.monotonic() + 120
+        while "ready in" not in output.read_text() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        body = {"model": CLAUDE_ROUTE, "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]}
+        assert httpx.post(f"{url}/v1/messages", json=body, headers=HEADERS, timeout=30).status_code == 200
+        deadline = time.monotonic() + 20
+        while "request log failing" not in output.read_text() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert f"warning: request log failing: Is a directory ({blocked}) (1 record dropped)" in output.read_text()
+        doctor = subprocess.run([sys.executable, "-m", "claude_poe_tui", "doctor", "--config", str(config)],
+                                capture_output=True, text=True, env=env, timeout=120)
+        assert "✗ request log failing: Is a directory" in doctor.stdout
+    finally:
+        serve.terminate()
+        serve.wait(60)

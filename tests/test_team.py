@@ -188,6 +188,15 @@ def test_members_are_recorded_and_revoked_without_a_restart(tmp_path: Path, poe:
         assert ask(running, key=BOB).status_code == 200
         assert read_records(running.request_log, at_least=4)[-1]["member"] == "bob"
         assert ask(running).status_code == 200  # the master key still works
+        import json as json_module
+        import sys
+
+        stats = subprocess.run([sys.executable, "-m", "claude_poe_tui", "stats", "--json", "--config",
+                                str(running.config_path)], capture_output=True, text=True, timeout=60,
+                               env={**__import__("os").environ, "CLAUDE_POE_TUI_STATE_DIR": str(running.state_dir)})
+        members = json_module.loads(stats.stdout)["members"]
+        assert members["alice"]["requests"] == 1 and members["bob"]["requests"] == 1
+        assert members["(master key)"]["requests"] >= 2 and members["(master key)"]["errors"] >= 2  # the 401s
         gateway_file = (running.process.run_dir / "gateway.json").read_text()
         assert ALICE not in gateway_file and BOB not in gateway_file  # digests only
     finally:
@@ -252,3 +261,27 @@ def test_a_pool_key_poe_refuses_leaves_the_pool_and_the_request_goes_on(tmp_path
         assert f"Bearer {POE_KEY}" in asked_with and "Bearer poe-second-key-0123456789" in asked_with
     finally:
         process.stop()
+
+
+def test_balance_shows_points_per_pool_key(tmp_path: Path, two_key_poe: PoeStandin) -> None:
+    import json as json_module
+    import os
+    import sys
+
+    from conftest import write_config
+
+    dotenv = {"LITELLM_MASTER_KEY": MASTER_KEY, "POE_KEY_A": POE_KEY, "POE_KEY_B": "poe-revoked-key-0123456789"}
+    path = write_config(tmp_path, poe_base_url=two_key_poe.base_url, models=(), dotenv=dotenv)
+    text = path.read_text().replace('api_key = "env:POE_API_KEY"', 'api_keys = ["env:POE_KEY_A", "env:POE_KEY_B"]')
+    path.write_text(text)
+    env = {k: v for k, v in os.environ.items() if k != "POE_API_KEY"}
+    done = subprocess.run([sys.executable, "-m", "claude_poe_tui", "balance", "--config", str(path)],
+                          capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 1  # one key is refused
+    assert "over 2 keys of [poe] api_keys" in done.stdout
+    assert "POE_KEY_A" in done.stdout and "points" in done.stdout
+    assert "POE_KEY_B  refused:" in done.stdout
+    as_json = subprocess.run([sys.executable, "-m", "claude_poe_tui", "balance", "--json", "--config", str(path)],
+                             capture_output=True, text=True, env=env, timeout=60)
+    keys = {row["key"]: row for row in json_module.loads(as_json.stdout)["keys"]}
+    assert keys["POE_KEY_A"]["balance"] > 0 and keys["POE_KEY_B"]["error"]

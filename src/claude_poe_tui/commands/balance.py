@@ -42,10 +42,51 @@ def print_spending(history, indent: str = "") -> None:
         print(f"{indent}  {bot.ljust(width)}  {points:>12,} points  {counted(queries, 'query', 'queries'):>12}")
 
 
+def pool_balances(config) -> list[dict]:
+    """``[poe] api_keys``: each key's balance and points spent (Poe's history), or why Poe refused it."""
+    from claude_poe_tui.config import resolve_secrets
+    from claude_poe_tui.poe.client import PoeClient, PoeError
+
+    rows = []
+    for name, value in resolve_secrets(config).poe_key_pool:
+        client = PoeClient(config.poe.base_url, value, key_origin=f"[poe] api_keys ({name})")
+        try:
+            balance = client.balance()
+            history = client.points_history()
+        except PoeError as exc:
+            rows.append({"key": name, "balance": None, "spent": None, "queries": None, "error": str(exc)})
+            continue
+        rows.append({"key": name, "balance": balance, "spent": history.total_points, "queries": len(history.entries),
+                     "error": None})
+    return rows
+
+
+def print_pool(rows: list[dict]) -> None:
+    from claude_poe_tui.wording import counted
+
+    width = max(len(row["key"]) for row in rows)
+    total = sum(row["balance"] for row in rows if row["balance"] is not None)
+    print(f"Points balance over {counted(len(rows), 'key')} of [poe] api_keys: {total:,}")
+    for row in rows:
+        if row["error"]:
+            print(f"  {row['key'].ljust(width)}  refused: {row['error']}")
+        else:
+            print(f"  {row['key'].ljust(width)}  {row['balance']:>12,} points   spent {row['spent']:>10,} in "
+                  f"{counted(row['queries'], 'query', 'queries')}")
+
+
 def run(args: argparse.Namespace) -> int:
     from claude_poe_tui.commands._common import config_from_args
 
     config = config_from_args(args)
+    if config.poe.api_keys:
+        rows = pool_balances(config)
+        if args.json:
+            print(json.dumps({"balance": sum(r["balance"] for r in rows if r["balance"] is not None), "keys": rows},
+                             indent=2))
+        else:
+            print_pool(rows)
+        return 0 if all(row["error"] is None for row in rows) else 1
     client = poe_client(config)
     balance = client.balance()
     history = client.points_history()

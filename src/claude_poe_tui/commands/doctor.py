@@ -260,6 +260,16 @@ def _check_proxy(report: Report, config, keys: dict) -> None:
                              "restart the proxy so it takes the current key"))
             return
     report.add(Check(True, f"proxy health: ok, serving {len(served)} model names"))
+    from claude_poe_tui.proxy.parent.health import Health
+
+    health = Health.from_status(probe.status)
+    if health.log_failing:
+        report.add(Check(False, health.log_line() or "request log failing",
+                         f"free space or fix the permissions of {probe.status.get('request_log') or 'the request log'}; "
+                         "writing starts again by itself"))
+    for key, why in health.keys_out.items():
+        report.add(Check(False, f"Poe key {key} is out of the pool: {why}",
+                         f"check that key (claude-poe-tui balance), or take it out of [poe] api_keys in {config.path}"))
 
 
 def _check_claude_code_installed(report: Report) -> str | None:

@@ -250,6 +250,7 @@ class Serve:
         proxy.add_listener(self._on_proxy_event)
         self._install_signals()
         idle: IdleWatch | None = None
+        health = None
         try:
             self.say(f"config {config.path}")
             if self.warning:
@@ -271,6 +272,12 @@ class Serve:
 
             refresh_catalog_in_background(config.poe.base_url, proxy.state_paths.catalog_cache, say=self.say,
                                           then=lambda _: proxy.apply(proxy.config, proxy.secrets))
+            from claude_poe_tui.compiler import is_loopback
+            from claude_poe_tui.proxy.parent.health import HealthWatch
+
+            # A request log that cannot write, a pool key Poe refuses: said here, once each.
+            health = HealthWatch(proxy.url, self.say,
+                                 master_key=None if is_loopback(config.proxy.host) else self.secrets.master_key).start()
             if self.mode is ServeMode.BACKGROUND:
                 self.say(f"running in the background; it {describe_idle(self.idle_seconds)}")
                 idle = IdleWatch(proxy.url, self.idle_seconds, self._on_idle, master_key=self.secrets.master_key).start()
@@ -293,6 +300,8 @@ class Serve:
             self.stop_requested.set()
             if idle is not None:
                 idle.stop()
+            if health is not None:
+                health.stop()
             # A second SIGTERM during the drain ends us at once (the child follows: its pipe closes).
             self._restore_signals()
             started = proxy.pid is not None

@@ -29,19 +29,22 @@ def run(args: argparse.Namespace) -> int:
     path = request_log_from_args(args)
     now = time.time()
     stats = RollingStats(window, clock=lambda: now)
-    stats.feed(read_history(path, since=now - window), now)
+    records = list(read_history(path, since=now - window))
+    stats.feed(records, now)
     summary = stats.summary(now)
     lines = latest_lines(path, now - window).values()
     points = points_by_model(lines, window)
     for model, figures in summary.items():
         figures["points"] = points.get(model)
     sessions = points_by_session(lines)
+    members = per_member(records, {line.id: line for line in lines})
     kept = summary_for(path) or {}
     if args.json:
         print(json.dumps({
             "window": stats.window_label,
             "models": summary,
             "sessions": sessions,
+            "members": members,
             "balance": kept.get("balance"),
             "burn_rate": kept.get("burn_rate"),
             "history": kept.get("history"),
@@ -54,7 +57,37 @@ def run(args: argparse.Namespace) -> int:
     print(format_table(summary, stats.window_label))
     if sessions:
         print(format_sessions(sessions))
+    if members:
+        print(format_members(members))
     return 0
+
+
+MASTER_KEY_HOLDER = "(master key)"
+
+
+def per_member(records, points_lines: dict) -> dict:
+    """Requests, errors and points per team member (``[[clients]]``); {} when no member's token was used."""
+    if not any(r.member for r in records):
+        return {}
+    members: dict[str, dict] = {}
+    for record in records:
+        figures = members.setdefault(record.member or MASTER_KEY_HOLDER,
+                                     {"requests": 0, "errors": 0, "points": 0.0, "estimated": False})
+        figures["requests"] += 1
+        figures["errors"] += 0 if record.ok else 1
+        line = points_lines.get(record.id)
+        if line is not None:
+            figures["points"] = round(figures["points"] + line.points, 1)
+            figures["estimated"] = figures["estimated"] or line.estimated
+    return dict(sorted(members.items(), key=lambda item: -item[1]["requests"]))
+
+
+def format_members(members: dict) -> str:
+    lines = ["Members ([[clients]]; ~ partly estimated):"]
+    width = max(len(name) for name in members)
+    for name, f in members.items():
+        lines.append(f"  {name.ljust(width)}  {f['requests']:>6,} requests  {f['errors']:>5,} errors  {_pts(f):>10} points")
+    return "\n".join(lines)
 
 
 def _pts(figures: dict | None) -> str:

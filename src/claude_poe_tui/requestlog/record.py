@@ -10,6 +10,7 @@ import json
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+CLIENT_CLOSED = 499  # the client went away before the answer ended: its choice, not a failure
 SCHEMA_VERSION = 2  # 2: fallbacks, agents, lowered max_tokens, members, key pools (all optional)
 
 
@@ -58,7 +59,8 @@ class RequestRecord:
 
     @property
     def ok(self) -> bool:
-        return self.status < 400
+        """Not a failure: answered, or cancelled by the client (499: Claude Code's Esc, Ctrl-C)."""
+        return self.status < 400 or self.status == CLIENT_CLOSED
 
     @property
     def output_tokens_per_second(self) -> float | None:

@@ -88,7 +88,7 @@ class Figures:
 
     def add(self, record: RequestRecord) -> None:
         self.requests += 1
-        if record.status >= 400:
+        if not record.ok:
             self.errors += 1
             self.errors_by_type[record.error_type or f"http_{record.status}"] += 1
         self.latency[_bin(record.latency_ms)] += 1
