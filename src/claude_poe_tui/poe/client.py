@@ -71,9 +71,9 @@ class PointsEntry:
     usage_type: str = ""
 
 
-def _seconds(raw: Any) -> float | None:
-    """Poe's ``creation_time`` is in microseconds; accept milliseconds and seconds too."""
-    if isinstance(raw, bool) or not isinstance(raw, (int, float)):
+def poe_seconds(raw: Any) -> float | None:
+    """Poe's ``creation_time`` is in microseconds; milliseconds and seconds are accepted too."""
+    if isinstance(raw, bool) or not isinstance(raw, (int, float)) or raw <= 0:
         return None
     if raw > 1e14:
         return raw / 1_000_000
@@ -94,7 +94,7 @@ def _entry(raw: Any) -> PointsEntry | None:
         query_id=str(query_id) if query_id is not None else "",
         bot_name=bot if isinstance(bot, str) and bot else "(unknown bot)",
         cost_points=int(cost),
-        time=_seconds(raw.get("creation_time")),
+        time=poe_seconds(raw.get("creation_time")),
         usage_type=str(raw.get("usage_type") or ""),
     )
 

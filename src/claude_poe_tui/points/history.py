@@ -24,6 +24,8 @@ from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from claude_poe_tui.poe.client import poe_seconds
+
 PAGE_SIZE = 100
 HISTORY_KEPT_SECONDS = 30 * 86400
 DEFAULT_OVERLAP = 300.0
@@ -51,23 +53,12 @@ class HistoryEntry:
         return self.usage_type.upper() == "API"
 
 
-def _seconds(raw: Any) -> float | None:
-    """Poe's ``creation_time`` is in microseconds; milliseconds and seconds are accepted too."""
-    if isinstance(raw, bool) or not isinstance(raw, (int, float)) or raw <= 0:
-        return None
-    if raw > 1e14:
-        return raw / 1_000_000
-    if raw > 1e11:
-        return raw / 1_000
-    return float(raw)
-
-
 def parse_entry(raw: Any) -> HistoryEntry | None:
     """One entry; ``None`` when a field the matching needs is missing or of the wrong type."""
     if not isinstance(raw, dict):
         return None
     query_id, bot = raw.get("query_id"), raw.get("bot_name", raw.get("app_name"))
-    cost, when = raw.get("cost_points"), _seconds(raw.get("creation_time"))
+    cost, when = raw.get("cost_points"), poe_seconds(raw.get("creation_time"))
     if not isinstance(query_id, str) or not query_id or not isinstance(bot, str) or not bot or when is None:
         return None
     if isinstance(cost, bool) or not isinstance(cost, (int, float)) or cost < 0:
