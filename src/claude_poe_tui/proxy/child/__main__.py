@@ -243,12 +243,34 @@ def serve(options: ServeOptions, server_box: dict, *, board: Any = None, slot: i
     )
     server = GatewayServer(config)
     server_box["server"] = server
+    sockets = [options.listener]
+    if board is not None:
+        own = _own_socket(options.listener)
+        if own is not None:
+            sockets.append(own)
     try:
-        server.run(sockets=[options.listener])
+        server.run(sockets=sockets)
     finally:
         if writer is not None:
             writer.close()
     return 0 if server.started else 1
+
+
+def _own_socket(shared: socket.socket) -> socket.socket | None:
+    """A worker's own listening socket on the shared port (``SO_REUSEPORT``: the parent bound the
+    port so): the kernel then spreads new connections over the workers instead of letting the
+    first one awake take them all. None where the port is not shared that way."""
+    try:
+        if not shared.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT):
+            return None
+        own = socket.socket(shared.family, socket.SOCK_STREAM)
+        own.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        own.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        own.bind(shared.getsockname()[:2])
+        own.listen(2048)
+        return own
+    except (AttributeError, OSError):
+        return None
 
 
 if __name__ == "__main__":

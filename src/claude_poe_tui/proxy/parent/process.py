@@ -179,8 +179,21 @@ def describe_exit(code: int | None) -> str:
     return f"exited with code {code}"
 
 
-def bind_listener(host: str, port: int) -> socket.socket:
-    """Bind and listen on ``host:port``; raise :class:`PortInUseError` naming the port if busy."""
+def bind_listener(host: str, port: int, *, shared: bool = False) -> socket.socket:
+    """Bind and listen on ``host:port``; raise :class:`PortInUseError` naming the port if busy.
+
+    ``shared`` (``[proxy] workers`` > 1, Linux): the socket takes ``SO_REUSEPORT``, so each worker
+    can listen on the port with a socket of its own and the kernel spreads new connections over
+    them (on one shared socket, the worker that wakes first takes a burst of connections alone).
+    The port is first bound without it, so a port already in use is still a clear error.
+    """
+    if shared and hasattr(socket, "SO_REUSEPORT") and sys.platform.startswith("linux"):
+        bind_listener(host, port).close()  # busy? the same clear error as ever
+        return _bind(host, port, reuse_port=True)
+    return _bind(host, port, reuse_port=False)
+
+
+def _bind(host: str, port: int, *, reuse_port: bool) -> socket.socket:
     try:
         family = socket.AF_INET6 if ipaddress.ip_address(host.strip("[]")).version == 6 else socket.AF_INET
     except ValueError:
@@ -191,6 +204,8 @@ def bind_listener(host: str, port: int) -> socket.socket:
             # Lets a restart rebind at once while old connections sit in TIME_WAIT; on Linux and
             # macOS it does not allow two listeners on one port.
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         sock.bind((host.strip("[]"), port))
         sock.listen(2048)
     except OSError as exc:
@@ -338,7 +353,8 @@ class ProxyProcess:
             self._cancel_restart()
             warning = exposure_warning(self.config, self.secrets)
             if self._socket is None:
-                self._socket = bind_listener(self.config.proxy.host, self.config.proxy.port)
+                self._socket = bind_listener(self.config.proxy.host, self.config.proxy.port,
+                                             shared=self.config.proxy.workers > 1)
             router_path, gateway_path = self.write_compiled()
             # A fresh token per child, readable by this user only, so `claude-poe-tui` attached
             # to a `serve` can apply mapping changes too.
