@@ -147,6 +147,14 @@ class RequestTable(ScrollView, can_focus=True):
         self.scroll_to(0, 0, animate=False, immediate=True, force=True)
         self.refresh()
 
+    def redraw(self, records: Iterable[RequestRecord] = ()) -> None:
+        """Draw the rows again: what ``format_row`` makes of ``records`` has changed (their points)."""
+        for record in records:
+            self._measure(record)
+        self._lines.clear()
+        self._resize()
+        self.refresh()
+
     def _measure(self, record: RequestRecord) -> None:
         for index, cell in enumerate(self.format_row(record)):
             width = min(cell_len(cell.plain if isinstance(cell, Text) else cell), self._max_widths[index])
