@@ -270,9 +270,9 @@ class KeysPane(Vertical):
     # -- actions --
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        # A remote gateway's keys are set on its machine: only reveal and copy (the key used here) stay.
+        # A remote gateway's keys are set on its machine: only reveal and copy (the key used here) stay enabled.
         if self.remote is not None and action in ("replace", "generate", "check"):
-            return False
+            return None
         return True
 
     def _refuse_remote(self) -> bool:

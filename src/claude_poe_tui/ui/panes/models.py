@@ -187,9 +187,9 @@ class ModelsPane(Vertical):
         return min(self.table.cursor_row, len(self.mappings) - 1)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        # A remote gateway's mappings are read-only: the editing keys leave the key bar (the hint says why).
+        # A remote gateway's mappings are read-only: the editing keys are shown disabled (the hint says why).
         if self.read_only and action in ("add", "edit", "delete", "move"):
-            return False
+            return None
         return True
 
     def _refuse_read_only(self) -> bool:

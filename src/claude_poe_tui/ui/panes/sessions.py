@@ -289,7 +289,7 @@ class SessionsPane(Vertical):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if self.remote is not None and action == "budgets":
-            return False  # set on the gateway's machine (the line above the table says so)
+            return None  # set on the gateway's machine (the line above the table says so)
         return True
 
     def action_budgets(self) -> None:
