@@ -253,3 +253,49 @@ async def test_a_real_proxys_points_reach_logs_sessions_and_the_status_bar(tmp_p
         await wait_for(pilot, lambda: f"balance {balance:,} " in str(app.status.render()), timeout=15,
                        what="the balance")
         assert f"{sum(figures):,.0f} pts/h" in str(app.status.render())
+
+
+@pytest.mark.proxy
+async def test_a_budget_set_in_the_dashboard_refuses_the_sessions_next_request(tmp_path: Path, poe: PoeStandin) -> None:
+    from claude_poe_tui.poe.catalog import parse_models_response, save_cache
+
+    state = tmp_path / "state"
+    state.mkdir()
+    save_cache(state / "poe-models.json", parse_models_response(httpx.get(f"{poe.base_url}/models").json()),
+               source=poe.base_url)
+    config = write_config(tmp_path / "config", poe_base_url=poe.base_url, models=(("gpt-4o", "GPT-4o"),),
+                          extra="\n[budget]\nsession_points = 100000\n")
+    app = PoeTuiApp(config, state_paths=StatePaths(state))
+
+    def ask() -> httpx.Response:
+        return httpx.post(f"{app.session.url}/v1/messages", timeout=30, json={
+            "model": "gpt-4o", "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]},
+            headers={"x-api-key": MASTER_KEY, "anthropic-version": "2023-06-01", "x-claude-code-session-id": "s-budget"})
+
+    def counted_with(name: str):
+        return ((app.points_summary or {}).get("budget") or {}).get(name)
+
+    async with app.run_test(size=(140, 40), notifications=True) as pilot:
+        await wait_for(pilot, lambda: app.session is not None and app.session.state is ProxyState.RUNNING,
+                       what="the proxy")
+        await wait_for(pilot, lambda: counted_with("session_points") == 100000, timeout=30, what="the proxy's summary")
+        await pilot.press("6", "b")
+        app.screen.query_one("#budget-session_points").value = "2"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: "session_points = 2\n" in config.read_text(), timeout=30, what="the budget saved")
+        await pilot.pause(2.5)  # the proxy rewrites its summary within a second of any change
+        budgets = app.query_one("#sessions-budgets")
+        note = "still counts with the budgets it started with (session_points 100,000)"
+        # The pane says so exactly when the proxy still counts with the old budget.
+        assert (note in plain(budgets)) == (counted_with("session_points") != 2)
+        if counted_with("session_points") != 2:
+            await pilot.press("r")  # as the note says
+            await wait_for(pilot, lambda: counted_with("session_points") == 2, timeout=120, what="the new budget")
+            await wait_for(pilot, lambda: note not in plain(budgets), timeout=10, what="the note gone")
+        statuses = [ask().status_code for _ in range(3)]
+        assert statuses[0] == 200 and statuses[-1] == 402, statuses  # one request late, as documented
+        await pilot.press("3")
+        table = app.query_one("#logs-table")
+        await wait_for(pilot, lambda: table.row_count == 3, timeout=15, what="the requests in Logs")
+        refused = table.record_at(2)
+        assert refused.status == 402 and "[budget] session_points = 2" in (refused.error_message or "")

@@ -131,6 +131,9 @@ class KeysPane(Vertical):
     # -- what is shown --
 
     def show_config(self, config: Config) -> None:
+        if config.poe.api_keys and self.check_result.plain.startswith("Press k to check the Poe key"):
+            self.check_result = Text("Press k to check the selected pool key against Poe (shows its points).",
+                                     style="dim")
         self._config = config
         self._refresh()
 
