@@ -72,7 +72,8 @@ async def test_points_show_in_logs_latency_sessions_and_the_status_bar(tmp_path:
     points_file(log, records, now)
     write_summary(log, now=now, balance=987_654)
     async with app.run_test(size=(160, 44)) as pilot:
-        await wait_for(pilot, lambda: app.request_history_shown, timeout=30, what="the history")
+        await wait_for(pilot, lambda: app.request_history_shown and app.points_shown, timeout=30,
+                       what="the history and its points")
         await pilot.press("3")
         table = app.query_one("#logs-table")
         await wait_for(pilot, lambda: table.row_count == 4, timeout=10, what="four requests")
@@ -102,8 +103,11 @@ async def test_points_show_in_logs_latency_sessions_and_the_status_bar(tmp_path:
         await wait_for(pilot, lambda: latency.row_count == 3, timeout=10, what="three rows in Latency")
         sonnet = latency.cells_at(latency.get_row_index("claude-sonnet-5"))
         assert (str(sonnet["per_request"]), str(sonnet["per_hour"])) == ("200", "400")
-        gpt = latency.cells_at(latency.get_row_index("gpt-5"))
-        assert (str(gpt["per_request"]), str(gpt["per_hour"])) == ("15", "15")
+        def gpt() -> tuple[str, str]:
+            cells = latency.cells_at(latency.get_row_index("gpt-5"))
+            return str(cells["per_request"]), str(cells["per_hour"])
+
+        await wait_for(pilot, lambda: gpt() == ("15", "15"), timeout=5, what="Poe's figure in Latency")
         assert "per_request" in latency.shown_columns and "per_hour" in latency.shown_columns
         latency.move_cursor(row=latency.get_row_index("claude-sonnet-5"))
         await pilot.pause()
@@ -149,7 +153,8 @@ async def test_budgets_show_how_close_they_are_and_are_edited_in_the_config(tmp_
     write_summary(log, now=now, balance=987_654, budget=BudgetLimits(daily_points=1000))
     config_path = app.config_path
     async with app.run_test(size=(120, 34), notifications=True) as pilot:
-        await wait_for(pilot, lambda: app.request_history_shown, timeout=30, what="the history")
+        await wait_for(pilot, lambda: app.request_history_shown and app.points_shown, timeout=30,
+                       what="the history and its points")
         await pilot.press("6")
         budgets = app.query_one("#sessions-budgets")
         await wait_for(pilot, lambda: "today" in plain(budgets), timeout=10, what="the budgets")

@@ -131,10 +131,14 @@ def test_the_watcher_carries_points_summary_and_sessions(tmp_path: Path) -> None
     watcher.start()
     try:
         deadline = time.monotonic() + 10
-        while not updates and time.monotonic() < deadline:
+        while not any(u.points_loaded for u in updates):
+            assert time.monotonic() < deadline, "the points never came"
+            watcher.shown()
             time.sleep(0.02)
-        first = updates[0]
-        assert first.history and first.summary_changed and first.summary["balance"]["points"] == 900_000
+        # The history first (the store may take a while), then the store's first reading.
+        assert updates[0].history and len(updates[0].records) == 2 and not updates[0].points_loaded
+        first = next(u for u in updates if u.points_loaded)
+        assert first.summary_changed and first.summary["balance"]["points"] == 900_000
         assert {line.id: line.kind for line in first.points}["req-1"] is PointsKind.EXACT
         assert {row.session: row.points for row in first.sessions} == {"sess-a": 40.0, "sess-b": 0.0}
         # req-2 got its estimate when the summary was written (no catalog price here: a figure still unknown).
@@ -180,3 +184,43 @@ def test_a_pool_is_described_key_by_key(tmp_path: Path) -> None:
     assert [(k.env_name, k.value) for k in keys] == [("POE_KEY_A", "poe-key-a-0123456789"), ("POE_KEY_B", None)]
     assert "poe-key-a" not in keys[0].masked and keys[0].masked.endswith("6789")
     assert str(path.parent / ".env") in keys[0].where and keys[1].where.startswith("nowhere: POE_KEY_B")
+
+
+def test_the_follower_keeps_a_bounded_number_of_lines_and_never_counts_one_twice(tmp_path: Path) -> None:
+    log = tmp_path / "requests.jsonl"
+    records = [request(n, ts=NOW - 500 + n * 10) for n in range(6)]
+    follower = PointsFollower(log, clock=lambda: NOW, kept=3, max_sessions=2)
+    append_lines(log, [line_for(r, 10.0, PointsKind.ESTIMATED) for r in records[:5]])
+    follower.poll()
+    assert follower.line("req-0") is None and follower.line("req-4").points == 10.0  # the oldest went
+    assert follower.model_points("1h")["claude-sonnet-5"].points == 50.0
+    # Poe's figure for a request no longer kept: its estimate stands, not counted twice.
+    append_lines(log, [line_for(records[0], 99.0, PointsKind.EXACT, at=NOW)])
+    assert follower.poll().lines == [] and follower.not_recounted == 1
+    assert follower.model_points("1h")["claude-sonnet-5"].points == 50.0
+    # For one still kept: replaced. A new request: added.
+    append_lines(log, [line_for(records[4], 30.0, PointsKind.EXACT, at=NOW), line_for(records[5], 5.0, PointsKind.ESTIMATED)])
+    assert [line.id for line in follower.poll().lines] == ["req-4", "req-5"]
+    assert follower.model_points("1h")["claude-sonnet-5"].points == 75.0
+    for n in range(3):  # sessions are bounded too: the least recently active go
+        append_lines(log, [line_for(request(10 + n, ts=NOW - 5, session=f"other-{n}"), 1.0, PointsKind.EXACT)])
+    follower.poll()
+    assert list(follower.sessions()) == ["other-1", "other-2"]
+
+
+def test_a_big_store_is_read_in_pieces(tmp_path: Path) -> None:
+    from claude_poe_tui.control import points as points_module
+
+    log = tmp_path / "requests.jsonl"
+    records = [request(n, ts=NOW - 3000 + n * 0.1, session=f"s-{n % 7}") for n in range(20_000)]
+    append_lines(log, [line_for(r, 1.0, PointsKind.ESTIMATED) for r in records])
+    assert PointsFiles(log).store.stat().st_size > 3 * points_module.READ_BYTES
+    reads = []
+    follower = PointsFollower(log, clock=lambda: NOW)
+    tail_read = follower._tail.read
+    follower._tail.read = lambda max_bytes=None: reads.append(max_bytes) or tail_read(max_bytes=max_bytes)
+    changes = follower.poll()
+    assert len(reads) > 3 and set(reads) == {points_module.READ_BYTES}
+    assert len(changes.lines) == points_module.CHANGES_KEPT and changes.lines[-1].id == "req-19999"
+    assert follower.model_points("1h")["claude-sonnet-5"].requests == 20_000
+    assert sum(s.requests for s in follower.sessions().values()) == 20_000

@@ -181,7 +181,7 @@ def _snapshot_app(monkeypatch: pytest.MonkeyPatch):
 
 
 async def settle(pilot) -> None:
-    """Let the catalog load and the request log's history reach the panes before the picture.
+    """Let the catalog load and the request log's history and points reach the panes before the picture.
 
     The request log's worker follows the file for as long as the app runs, so it is waited for
     by what it shows, not by its end.
@@ -191,8 +191,8 @@ async def settle(pilot) -> None:
     if finite:  # (an empty list would mean every worker to Textual)
         await app.workers.wait_for_complete(finite)
     deadline = time.monotonic() + 30
-    while not app.request_history_shown:
-        assert time.monotonic() < deadline, "the request log's history never reached the panes"
+    while not (app.request_history_shown and app.points_shown):
+        assert time.monotonic() < deadline, "the request log's history (or its points) never reached the panes"
         await pilot.pause(0.05)
     await pilot.pause()
 

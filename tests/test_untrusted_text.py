@@ -190,7 +190,7 @@ async def test_points_sessions_team_and_remote_text_shows_as_written(tmp_path: P
 
     async with app.run_test(size=(160, 45), notifications=True) as pilot:
         deadline = time.monotonic() + 20
-        while not app.request_history_shown:
+        while not (app.request_history_shown and app.points_shown):
             assert time.monotonic() < deadline
             await pilot.pause(0.05)
         await pilot.pause(0.3)

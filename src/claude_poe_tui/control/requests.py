@@ -15,6 +15,7 @@ The records come from a :class:`~claude_poe_tui.requestlog.feed.RequestFeed`: th
 
 from __future__ import annotations
 
+import collections
 import threading
 import time
 from collections.abc import Callable
@@ -51,6 +52,10 @@ class RequestsUpdate:
     sessions: list[SessionRow] | None = None
     """The sessions' rows, when they changed."""
     sessions_total: int = 0
+    points_reset: bool = False
+    """The points store was replaced (compacted): ``points`` holds its lines afresh."""
+    points_loaded: bool = False
+    """This update ends the first reading of the points store."""
 
 
 class RequestLogWatcher:
@@ -71,6 +76,8 @@ class RequestLogWatcher:
         self._make_feed = feed or (lambda **kwargs: RequestFeed(self.path, **kwargs))
         self._window = window
         self._feed: RequestFeed | None = None
+        self._model_points_key: tuple | None = None
+        self._model_points: dict[str, ModelPoints] | None = None
         self._closed = threading.Event()
         self._in_flight = threading.Event()  # an update the receiver has not shown yet
         self._thread: threading.Thread | None = None
@@ -123,16 +130,28 @@ class RequestLogWatcher:
         self._in_flight.clear()
 
     def _send(self, records: list[RequestRecord], figures: FeedFigures, history: bool = False, *,
-              points: list[PointsLine] = (), summary_changed: bool = False, sessions: bool = False) -> None:
+              points: list[PointsLine] = (), summary_changed: bool = False, sessions: bool = False,
+              points_reset: bool = False, points_loaded: bool = False) -> None:
         self._in_flight.set()
         follower = self.points
         rows = None
         if sessions:
             rows = self.sessions.rows(follower.sessions() if follower is not None else None, limit=SESSION_ROWS)
+        model_points = None
+        if follower is not None:
+            # Summed over the window's buckets: at once for another window or a store read afresh, else at
+            # most once a second (when a figure changed, or since the window moved on).
+            window, version, now = figures.window, follower.version, time.monotonic()
+            last = self._model_points_key
+            if (last is None or last[0] != window or points_loaded or points_reset
+                    or (now - last[2] >= 1.0 and (last[1] != version or now - last[2] >= FIGURES_EVERY * 5))):
+                self._model_points_key = (window, version, now)
+                self._model_points = follower.model_points(window)
+            model_points = self._model_points
         self.on_update(RequestsUpdate(
-            records, figures, history, list(points),
-            follower.model_points(figures.window) if follower is not None else None,
+            records, figures, history, list(points), model_points,
             follower.summary if follower is not None else None, summary_changed, rows, len(self.sessions),
+            points_reset, points_loaded,
         ))
 
     def _run(self) -> None:
@@ -142,34 +161,39 @@ class RequestLogWatcher:
             recent = feed.load_history(cancelled=self._closed.is_set)
             if self._closed.is_set():
                 return
-            first = follower.poll() if follower is not None else None
-            self._send(recent, feed.figures(self._window), history=True, points=first.lines if first else (),
-                       summary_changed=first is not None, sessions=True)
+            # The history first: the points store (read next, in pieces) can take a second or two.
+            self._send(recent, feed.figures(self._window), history=True, sessions=follower is None)
             pending: list[RequestRecord] = []
-            points: dict[str, PointsLine] = {}
-            summary_changed = False
-            sessions_due = False
+            points: collections.OrderedDict[str, PointsLine] = collections.OrderedDict()
+            summary_changed = points_reset = False
+            sessions_due = True
+            points_loaded = follower is None
             sent_at = sessions_at = time.monotonic()
             while not self._closed.is_set():
                 batch = feed.poll()
                 pending = (pending + batch)[-RECENT_KEPT:] if pending else batch
                 if follower is not None:
                     changes = follower.poll()
+                    if changes.reset:
+                        points.clear()
+                        points_reset = True
                     for line in changes.lines:
                         points.pop(line.id, None)
                         points[line.id] = line
                     while len(points) > CHANGES_KEPT:
-                        del points[next(iter(points))]
+                        points.popitem(last=False)
                     summary_changed = summary_changed or changes.summary_changed
                     sessions_due = sessions_due or bool(changes.lines)
                 sessions_due = sessions_due or self.sessions.changed
                 now = time.monotonic()
-                due = pending or points or summary_changed or now - sent_at >= FIGURES_EVERY
+                first_points = not points_loaded
+                due = pending or points or summary_changed or first_points or now - sent_at >= FIGURES_EVERY
                 if due and not self._in_flight.is_set():
-                    recount = sessions_due and now - sessions_at >= SESSIONS_EVERY
+                    recount = sessions_due and (now - sessions_at >= SESSIONS_EVERY or first_points)
                     self._send(pending, feed.figures(self._window), points=list(points.values()),
-                               summary_changed=summary_changed, sessions=recount)
-                    pending, points, summary_changed = [], {}, False
+                               summary_changed=summary_changed, sessions=recount, points_reset=points_reset,
+                               points_loaded=first_points)
+                    pending, points, summary_changed, points_reset, points_loaded = [], collections.OrderedDict(), False, False, True
                     sent_at = now
                     if recount:
                         sessions_due, sessions_at = False, now

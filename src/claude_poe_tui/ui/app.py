@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual import on, work
 from textual.app import App, ComposeResult
@@ -30,10 +31,8 @@ from claude_poe_tui.config import Config, load_config
 from claude_poe_tui.control.config import ConfigController
 from claude_poe_tui.control.points import PointsFollower
 from claude_poe_tui.control.proxy import ProxyAction, ProxyController
-from claude_poe_tui.control.remote import RemoteFeed, RemoteTarget, RequestStream
 from claude_poe_tui.control.requests import RequestLogWatcher
 from claude_poe_tui.control.sessions import NO_SESSION
-from claude_poe_tui.control.status import StatusReport, StatusWatcher
 from claude_poe_tui.errors import ConfigError, UserError
 from claude_poe_tui.paths import StatePaths
 from claude_poe_tui.proxy.parent.process import OutputLine, ProxyState, StateChanged
@@ -62,10 +61,13 @@ from claude_poe_tui.ui.panes.models import ModelsPane
 from claude_poe_tui.ui.output_view import OutputView
 from claude_poe_tui.ui.panes.output import OutputPane
 from claude_poe_tui.ui.panes.sessions import SessionsPane
-from claude_poe_tui.ui.screens.budget_editor import BudgetEditorScreen
 from claude_poe_tui.ui.screens.crash import CrashScreen
 from claude_poe_tui.ui.screens.help import HelpScreen
 from claude_poe_tui.ui.status_bar import StatusBar
+
+if TYPE_CHECKING:  # imported where used: a dashboard of its own proxy starts without them
+    from claude_poe_tui.control.remote import RemoteTarget
+    from claude_poe_tui.control.status import StatusReport, StatusWatcher
 
 PANES = ("models", "keys", "logs", "latency", "output", "sessions")
 PANE_TITLES = {"models": "Models", "keys": "Keys", "logs": "Logs", "latency": "Latency", "output": "Proxy output",
@@ -125,6 +127,7 @@ class PoeTuiApp(App[None]):
         self.configs: ConfigController | None = None
         self.request_log: RequestLogWatcher | None = None
         self.request_history_shown = False  # the log's history has reached the panes
+        self.points_shown = False  # the points store's first reading has reached the panes
         self.latest_figures: FeedFigures | None = None  # the statistics, for Latency
         self._latency_shown_at = 0.0
         self._ticks = 0  # seconds since mount, counted by _tick
@@ -324,8 +327,11 @@ class PoeTuiApp(App[None]):
                 logs.add_records(update.records)
                 if self.remote is not None:
                     self._learn_remote_bots(update.records)
-            if update.points:
-                logs.add_points(update.points)
+            if update.points or update.points_reset:
+                logs.add_points(update.points, reset=update.points_reset)
+            if update.points_loaded:
+                self.points_shown = True
+                self.call_after_refresh(freeze_long_lived_objects)  # the store's figures live as long
             if update.summary_changed:
                 self._show_points_summary(update.summary)
             if update.figures.window == self.window_label:  # else computed just before the window changed
@@ -375,6 +381,8 @@ class PoeTuiApp(App[None]):
         def done(values: dict | None) -> None:
             if values is not None:
                 self.set_budgets(values)
+
+        from claude_poe_tui.ui.screens.budget_editor import BudgetEditorScreen
 
         self.push_screen(BudgetEditorScreen(self.config.budget, self.config_path.name), done)
 
@@ -531,6 +539,8 @@ class PoeTuiApp(App[None]):
             from claude_poe_tui.keys import KeyKind, describe_key
 
             url, key, words = self.config.base_url, describe_key(self.config, KeyKind.MASTER).value, "the master key"
+        from claude_poe_tui.control.status import StatusWatcher
+
         self.gateway_status = StatusWatcher(url, key, lambda report: self.post_message(StatusRead(report)),
                                             key_words=words)
         self.gateway_status.start()
@@ -551,6 +561,8 @@ class PoeTuiApp(App[None]):
     # -- a remote gateway --
 
     def _mount_remote(self, remote: RemoteTarget) -> None:
+        from claude_poe_tui.control.remote import RemoteFeed, RequestStream
+
         self.status.url = remote.url
         self.status.owner = f"remote gateway (key: {remote.key_name})"
         self.status.state = ProxyState.STARTING

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from textual.message import Message
 
 from claude_poe_tui.clipboard import CopyResult
@@ -10,8 +12,10 @@ from claude_poe_tui.control.keys import PoeKeyCheck
 from claude_poe_tui.control.mappings import MappingEdit
 from claude_poe_tui.control.proxy import ProxyAction
 from claude_poe_tui.control.requests import RequestsUpdate
-from claude_poe_tui.control.status import StatusReport
 from claude_poe_tui.proxy.parent.process import ProxyEvent
+
+if TYPE_CHECKING:
+    from claude_poe_tui.control.status import StatusReport
 
 
 class ProxyEventArrived(Message):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from dataclasses import dataclass
 
 from rich.text import Text
@@ -14,7 +16,6 @@ from textual.widgets import DataTable, Static
 
 from claude_poe_tui.config.model import Config
 from claude_poe_tui.control.keys import CheckOutcome, PoeKeyCheck, PoolKey, describe_pool
-from claude_poe_tui.control.status import StatusReport
 from claude_poe_tui.keys import KeyKind, describe_keys, mask
 from claude_poe_tui.ui.columns import Column
 from claude_poe_tui.ui.fitted_table import FittedTable
@@ -34,6 +35,9 @@ TEAM_COLUMNS = (*COLUMNS[:2], Column("pool", "in the pool", priority=95, short_t
 REMOTE_NOTE = ("The keys of a remote gateway are set on its machine. Shown here: the master key this "
                "dashboard uses, the pool keys the gateway has taken out (and why) and its members, from "
                "its status page.")
+
+if TYPE_CHECKING:
+    from claude_poe_tui.control.status import StatusReport
 
 
 @dataclass(frozen=True)

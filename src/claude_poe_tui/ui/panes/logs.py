@@ -14,7 +14,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import Input, Static
 
-from claude_poe_tui.control.points import RECENT_LINES, points_text
+from claude_poe_tui.control.points import points_text
 from claude_poe_tui.points.model import PointsKind, PointsLine
 from claude_poe_tui.requestlog.describe import failed_before, target
 from claude_poe_tui.requestlog.feed import RECENT_KEPT
@@ -26,6 +26,7 @@ from claude_poe_tui.ui.screens.record_detail import RecordDetailScreen
 from claude_poe_tui.wording import counted
 
 ROWS_KEPT = RECENT_KEPT  # the pane's memory bound; older requests stay in the log file
+POINTS_KEPT = 2 * ROWS_KEPT  # points lines by request id (a line may come before its request's row)
 
 
 def _status_cell(record: RequestRecord) -> Text:
@@ -142,7 +143,7 @@ class LogsPane(Vertical):
         self._selected_points: PointsLine | None = None
         self.points: collections.OrderedDict[str, PointsLine] = collections.OrderedDict()
         """Points by request id, as the proxy's points store says (bounded; older rows show ``-``)."""
-        self._by_id: dict[str, RequestRecord] = {}
+        self._by_id: dict[str, tuple[int, RequestRecord]] = {}  # request id -> its row (key, record)
 
     def compose(self) -> ComposeResult:
         yield Input(placeholder="filter: model:sonnet status:5xx agent:… words  (enter applies, esc clears)",
@@ -171,14 +172,13 @@ class LogsPane(Vertical):
         for line in lines:
             self.points.pop(line.id, None)
             self.points[line.id] = line
-            record = self._by_id.get(line.id)
-            if record is not None:
-                changed.append(record)
-        while len(self.points) > RECENT_LINES:
+            row = self._by_id.get(line.id)
+            if row is not None:
+                changed.append(row)
+        while len(self.points) > POINTS_KEPT:
             self.points.popitem(last=False)
         if changed or reset:
-            self.table.redraw(changed)
-            self._selected_record = None  # its points may be among them
+            self.table.redraw(self._by_id.values() if reset else changed)
             self._show_selected()
 
     def add_records(self, records: list[RequestRecord]) -> None:
@@ -191,7 +191,7 @@ class LogsPane(Vertical):
             key = next(self._keys)
             self.records.append((key, record))
             if record.id:
-                self._by_id[record.id] = record
+                self._by_id[record.id] = (key, record)
             if self.query.matches(record):
                 matching.append((key, record))
         if not matching:
