@@ -304,3 +304,18 @@ async def test_a_budget_set_in_the_dashboard_refuses_the_sessions_next_request(t
         await wait_for(pilot, lambda: table.row_count == 3, timeout=15, what="the requests in Logs")
         refused = table.record_at(2)
         assert refused.status == 402 and "[budget] session_points = 2" in (refused.error_message or "")
+
+
+def test_the_status_bar_says_when_poe_gave_an_old_balance() -> None:
+    from claude_poe_tui.ui.status_bar import balance_parts
+
+    said = time.mktime((2026, 11, 30, 14, 5, 0, 0, 0, -1))
+    summary = {"balance": {"points": 5000, "at": said, "live": 4200.0, "live_estimated": True},
+               "burn_rate": {"points_per_hour": 800.0, "estimated": False}, "alerts": []}
+    balance, burn = balance_parts(summary, now=said + 60)
+    assert balance.plain == "balance ~4,200" and burn.plain == "800 pts/h"
+    balance, _ = balance_parts(summary, now=said + 2 * 3600)
+    assert balance.plain == "balance ~4,200 (as of 14:05)"
+    balance, _ = balance_parts({**summary, "alerts": [{"kind": "runs_out_soon", "message": "x"}]}, now=said + 60)
+    assert balance.plain == "balance ~4,200 ⚠"
+    assert balance_parts(None) == (None, None)

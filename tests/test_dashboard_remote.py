@@ -64,10 +64,12 @@ def test_the_url_and_the_master_key_for_attach(tmp_path: Path) -> None:
     assert target.key == "sk-env" and target.key_origin == "the environment ($LITELLM_MASTER_KEY)"
 
 
-def test_attach_without_a_key_is_one_line_and_no_traceback(tmp_path: Path) -> None:
+@pytest.mark.parametrize("head", [[], ["dashboard"]], ids=["top", "dashboard"])
+def test_attach_without_a_key_is_one_line_and_no_traceback(tmp_path: Path, head: list[str]) -> None:
     env = {k: v for k, v in os.environ.items() if k != "LITELLM_MASTER_KEY"}
-    result = subprocess.run([sys.executable, "-m", "claude_poe_tui", "--config", str(tmp_path / "config.toml"),
-                             "--attach", "https://gw.example:4000"], capture_output=True, text=True, env=env, timeout=60)
+    result = subprocess.run([sys.executable, "-m", "claude_poe_tui", "--config", str(tmp_path / "config.toml"), *head,
+                             "--attach", "https://gw.example:4000/v1"], capture_output=True, text=True, env=env,
+                            timeout=60)
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines() == [
         f"claude-poe-tui: error: --attach https://gw.example:4000 needs that gateway's master key: set "
@@ -111,6 +113,9 @@ async def test_a_remote_gateway_shows_its_status_requests_and_latency(tmp_path: 
                                                                         "no-such-model"]
             assert [str(table.get_row_at(i)[1]) for i in range(3)] == ["200", "200", "404"]
             await wait_for(pilot, lambda: "3 requests" in str(app.status.render()), timeout=5, what="the counts")
+            await pilot.press("home", "enter")  # its details: points are the gateway's business
+            assert "counted on the gateway's machine" in "\n".join(plain(s) for s in app.screen.query("Static"))
+            await pilot.press("escape", "end")
 
             # Latency from the same statistics.
             await pilot.press("4")

@@ -175,6 +175,7 @@ class PoeTuiApp(App[None]):
 
     def on_mount(self) -> None:
         self.query_one(SessionsPane).clock = lambda: current_time()
+        self.status.clock = lambda: current_time()
         if self.remote is not None:
             self._mount_remote(self.remote)
         else:
@@ -572,6 +573,7 @@ class PoeTuiApp(App[None]):
         sessions = self.query_one(SessionsPane)
         sessions.remote = remote.url
         sessions.refresh_bindings()
+        self.query_one(LogsPane).points_note = "counted on the gateway's machine, not shown here"
         sessions.show_points(None, None)
         self.query_one(ModelsPane).show_remote(remote.url, [], {})
         output = self.query_one(OutputPane)

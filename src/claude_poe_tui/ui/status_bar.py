@@ -7,6 +7,8 @@ is, then the uptime, then the burn rate), never the state, the URL or the counts
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any
 
 from rich.cells import cell_len
@@ -44,9 +46,13 @@ def format_points(value: float) -> str:
     return f"{value:,.0f}"
 
 
-def balance_parts(summary: dict[str, Any] | None) -> tuple[Text | None, Text | None]:
+STALE_AFTER = 3600.0  # seconds: an older balance says when Poe gave it
+
+
+def balance_parts(summary: dict[str, Any] | None, now: float | None = None) -> tuple[Text | None, Text | None]:
     """The balance and the burn rate as the status bar shows them, from the proxy's points summary
-    (``None`` for what it does not say). ``~``: partly estimated; ``⚠``: a low-balance notice."""
+    (``None`` for what it does not say). ``~``: partly estimated; ``⚠``: a low-balance notice;
+    ``(as of 14:05)``: Poe said it more than an hour ago (no proxy has asked since)."""
     if not summary:
         return None, None
     balance = summary.get("balance") or {}
@@ -59,6 +65,10 @@ def balance_parts(summary: dict[str, Any] | None) -> tuple[Text | None, Text | N
                      style="bold red" if alerts else "bold")
         if alerts:
             shown.append(" ⚠", style="bold red")
+        said_at = balance.get("at")
+        if now is not None and isinstance(said_at, (int, float)) and now - said_at > STALE_AFTER:
+            day = "%H:%M" if now - said_at < 20 * 3600 else "%m-%d %H:%M"
+            shown.append(f" (as of {time.strftime(day, time.localtime(said_at))})", style="dim")
     burn = summary.get("burn_rate") or {}
     rate = burn.get("points_per_hour")
     burning = None
@@ -82,7 +92,7 @@ class StatusBar(Static):
     """The proxy's points summary (balance, burn rate, alerts), as last read."""
     disconnected: reactive[str] = reactive("")
     """A remote gateway that cannot be reached: why (shown instead of the state)."""
-
+    clock: Callable[[], float] = time.time
     def parts(self) -> list[tuple[Text, int]]:
         """Each part of the line with its priority (higher stays longer)."""
         parts: list[tuple[Text, int]] = []
@@ -92,7 +102,7 @@ class StatusBar(Static):
             symbol, style = STATE_STYLES[self.state]
             parts.append((Text(f" {symbol} {self.state.value} ", style=style), 100))
         parts.append((Text(f" {self.url or '-'} ", style="bold"), 95))
-        balance, burn = balance_parts(self.points)
+        balance, burn = balance_parts(self.points, self.clock())
         if balance is not None:
             parts.append((Text(" ") + balance + Text(" "), 85))
         if burn is not None:

@@ -144,6 +144,7 @@ class LogsPane(Vertical):
         self.points: collections.OrderedDict[str, PointsLine] = collections.OrderedDict()
         """Points by request id, as the proxy's points store says (bounded; older rows show ``-``)."""
         self._by_id: dict[str, tuple[int, RequestRecord]] = {}  # request id -> its row (key, record)
+        self.points_note: str | None = None  # why no points show (a remote gateway keeps its own)
 
     def compose(self) -> ComposeResult:
         yield Input(placeholder="filter: model:sonnet status:5xx agent:… words  (enter applies, esc clears)",
@@ -290,4 +291,4 @@ class LogsPane(Vertical):
         table = self.table
         if table.row_count:
             record = table.record_at(table.cursor_row)
-            self.app.push_screen(RecordDetailScreen(record, self.points.get(record.id)))
+            self.app.push_screen(RecordDetailScreen(record, self.points.get(record.id), points_note=self.points_note))

@@ -49,7 +49,8 @@ def _failed_lines(failed: list[Any]) -> Text:
     return text
 
 
-def record_fields(record: RequestRecord, points: PointsLine | None = None) -> list[tuple[str, Text]]:
+def record_fields(record: RequestRecord, points: PointsLine | None = None,
+                  points_note: str | None = None) -> list[tuple[str, Text]]:
     """``(label, value)`` lines for one request; values from the log are plain text, never markup."""
     rows: list[tuple[str, Text]] = []
 
@@ -79,6 +80,8 @@ def record_fields(record: RequestRecord, points: PointsLine | None = None) -> li
     add("tokens", tokens)
     if points is not None:
         add("points", points_words(points))
+    elif record.poe_model and points_note:
+        add("points", points_note, "dim")
     elif record.poe_model:
         add("points", "not known here (no line in the points store beside the request log for this request)", "dim")
     else:
@@ -108,11 +111,11 @@ def record_fields(record: RequestRecord, points: PointsLine | None = None) -> li
     return rows
 
 
-def record_table(record: RequestRecord, points: PointsLine | None = None) -> Table:
+def record_table(record: RequestRecord, points: PointsLine | None = None, points_note: str | None = None) -> Table:
     table = Table(show_header=False, box=None, padding=(0, 2))
     table.add_column("field", style="bold cyan", no_wrap=True)
     table.add_column("value", overflow="fold")
-    for label, value in record_fields(record, points):
+    for label, value in record_fields(record, points, points_note):
         table.add_row(label, value)
     return table
 
@@ -120,12 +123,14 @@ def record_table(record: RequestRecord, points: PointsLine | None = None) -> Tab
 class RecordDetailScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape,enter,q", "dismiss", "Close", id="detail.close")]
 
-    def __init__(self, record: RequestRecord, points: PointsLine | None = None) -> None:
+    def __init__(self, record: RequestRecord, points: PointsLine | None = None, *,
+                 points_note: str | None = None) -> None:
         super().__init__(classes="dialog-screen")
         self.record = record
         self.points = points
+        self.points_note = points_note
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(classes="dialog wide", id="record-detail"):
             yield Static(Text(f"Request {self.record.id}"), classes="dialog-title")
-            yield Static(record_table(self.record, self.points))
+            yield Static(record_table(self.record, self.points, self.points_note))
