@@ -224,3 +224,51 @@ def test_a_big_store_is_read_in_pieces(tmp_path: Path) -> None:
     assert len(changes.lines) == points_module.CHANGES_KEPT and changes.lines[-1].id == "req-19999"
     assert follower.model_points("1h")["claude-sonnet-5"].requests == 20_000
     assert sum(s.requests for s in follower.sessions().values()) == 20_000
+
+
+def test_points_that_cannot_be_read_stop_alone(tmp_path: Path) -> None:
+    log = tmp_path / "requests.jsonl"
+    log.write_text(request(1, ts=NOW - 60).to_json() + "\n")
+    follower = PointsFollower(log, clock=lambda: NOW)
+
+    def broken():
+        raise PermissionError(13, "Permission denied", str(PointsFiles(log).store))
+
+    follower.poll = broken
+    updates = []
+    watcher = RequestLogWatcher(log, updates.append, clock=lambda: NOW, interval=0.02, points=follower)
+    watcher.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not any(u.points_error for u in updates):
+            assert time.monotonic() < deadline, "the failure was never said"
+            watcher.shown()
+            time.sleep(0.02)
+        failed = next(u for u in updates if u.points_error)
+        assert "Permission denied" in failed.points_error and failed.model_points is None
+        with log.open("a") as handle:  # requests are still followed
+            handle.write(request(2, ts=NOW - 30).to_json() + "\n")
+        while not any(r.id == "req-2" for u in updates for r in u.records):
+            assert time.monotonic() < deadline, "requests stopped with the points"
+            watcher.shown()
+            time.sleep(0.02)
+    finally:
+        watcher.close()
+
+
+def test_a_pool_key_is_stored_under_its_own_variable(tmp_path: Path) -> None:
+    from claude_poe_tui.control.keys import store_pool_key
+    from claude_poe_tui.secrets import read_dotenv
+
+    path = write_config(tmp_path, poe_base_url=OFFLINE_POE,
+                        dotenv={"LITELLM_MASTER_KEY": "sk-m", "POE_KEY_A": "poe-old-a-0123", "POE_KEY_B": "poe-b-0123"})
+    path.write_text(path.read_text().replace('api_key = "env:POE_API_KEY"', 'api_keys = ["env:POE_KEY_A", "env:POE_KEY_B"]'))
+    config = load_config(path, environ={})
+    before = path.read_text()
+    environ: dict[str, str] = {}
+    stored = store_pool_key(config, describe_pool(config, environ)[0], "poe-new-a-4567", environ=environ)
+    assert read_dotenv(path.parent / ".env") == {"LITELLM_MASTER_KEY": "sk-m", "POE_KEY_A": "poe-new-a-4567",
+                                                  "POE_KEY_B": "poe-b-0123"}
+    assert "pool key 1 stored as POE_KEY_A" in stored.what and path.read_text() == before  # no key in the config
+    with pytest.raises(Exception, match="must not be empty"):
+        store_pool_key(config, describe_pool(config, environ)[1], "  ", environ=environ)

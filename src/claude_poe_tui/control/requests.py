@@ -56,6 +56,8 @@ class RequestsUpdate:
     """The points store was replaced (compacted): ``points`` holds its lines afresh."""
     points_loaded: bool = False
     """This update ends the first reading of the points store."""
+    points_error: str | None = None
+    """Why the points are no longer followed, if they are not."""
 
 
 class RequestLogWatcher:
@@ -72,6 +74,8 @@ class RequestLogWatcher:
         self.clock = clock
         self.interval = interval
         self.points = points
+        self.points_error: str | None = None
+        """Why the points store stopped being followed (the requests are followed still)."""
         self.sessions = SessionsTracker()
         self._make_feed = feed or (lambda **kwargs: RequestFeed(self.path, **kwargs))
         self._window = window
@@ -106,7 +110,8 @@ class RequestLogWatcher:
 
     def model_points(self, window: str | None = None) -> dict[str, ModelPoints] | None:
         """Per model, the points of the window (thread-safe); None without a points store."""
-        return self.points.model_points(window or self._window) if self.points is not None else None
+        points = self.points
+        return points.model_points(window or self._window) if points is not None else None
 
     # -- running --
 
@@ -151,7 +156,7 @@ class RequestLogWatcher:
         self.on_update(RequestsUpdate(
             records, figures, history, list(points), model_points,
             follower.summary if follower is not None else None, summary_changed, rows, len(self.sessions),
-            points_reset, points_loaded,
+            points_reset, points_loaded, self.points_error,
         ))
 
     def _run(self) -> None:
@@ -173,7 +178,13 @@ class RequestLogWatcher:
                 batch = feed.poll()
                 pending = (pending + batch)[-RECENT_KEPT:] if pending else batch
                 if follower is not None:
-                    changes = follower.poll()
+                    try:
+                        changes = follower.poll()
+                    except Exception as exc:  # the points stop; the requests go on
+                        follower = self.points = None
+                        self.points_error = f"{type(exc).__name__}: {exc}"
+                        summary_changed = points_loaded = True
+                        continue
                     if changes.reset:
                         points.clear()
                         points_reset = True

@@ -117,6 +117,7 @@ class PoeTuiApp(App[None]):
         self.points_summary: dict | None = None  # the proxy's points summary, as last read
         self.latest_model_points: dict | None = None  # per model, points of the window (Latency)
         self._alerts_shown: set[str] = set()
+        self._points_error_told = False
         self._remote_bots: dict[str, str] = {}  # a remote gateway's mapping names -> the bot that last answered
         self._remote_link: tuple[bool, str] = (False, "connecting")
         self._latest_sessions: tuple[list, int] | None = None
@@ -330,6 +331,11 @@ class PoeTuiApp(App[None]):
                     self._learn_remote_bots(update.records)
             if update.points or update.points_reset:
                 logs.add_points(update.points, reset=update.points_reset)
+            if update.points_error and not self._points_error_told:
+                self._points_error_told = True
+                self.notify(f"{update.points_error}. Requests are still shown; points, balance and budgets are not "
+                            "updated any more.", title="The points beside the request log cannot be read",
+                            severity="error", timeout=20)
             if update.points_loaded:
                 self.points_shown = True
                 self.call_after_refresh(freeze_long_lived_objects)  # the store's figures live as long
