@@ -233,3 +233,107 @@ async def test_keys_shows_each_pool_key_and_which_poe_refused(tmp_path: Path, tw
             await viewer_pilot.press("g")
             await viewer_pilot.pause()
             assert not viewer.query("ConfirmScreen")  # no key of a remote gateway is changed from here
+
+
+# -- https: TLS done by a reverse proxy in front of the gateway --
+
+def self_signed(directory: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 that is its own authority (as a private CA's would be trusted)."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "gateway test")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(hours=1))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                           critical=False)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+class TlsFront:
+    """A TLS-terminating TCP proxy in front of the gateway, as nginx or haproxy would be."""
+
+    def __init__(self, upstream_port: int, cert: Path, key: Path) -> None:
+        import asyncio
+        import ssl
+        import threading
+
+        from conftest import free_port
+
+        self.port = free_port()
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert, key)
+        self.loop = asyncio.new_event_loop()
+        ready = threading.Event()
+
+        async def pipe(reader, writer) -> None:
+            try:
+                while data := await reader.read(65536):
+                    writer.write(data)
+                    await writer.drain()
+            except (ConnectionError, OSError):
+                pass
+            finally:
+                writer.close()
+
+        async def handle(client_reader, client_writer) -> None:
+            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", upstream_port)
+            await asyncio.gather(pipe(client_reader, up_writer), pipe(up_reader, client_writer))
+
+        async def serve() -> None:
+            self.server = await asyncio.start_server(handle, "127.0.0.1", self.port, ssl=context)
+            ready.set()
+            try:
+                await self.server.serve_forever()
+            except asyncio.CancelledError:
+                pass  # closed
+
+        self.thread = threading.Thread(target=lambda: self.loop.run_until_complete(serve()), daemon=True)
+        self.thread.start()
+        ready.wait(10)
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.server.close)
+
+
+@pytest.mark.proxy
+async def test_a_gateway_behind_tls_is_attached_with_https(tmp_path: Path, poe: PoeStandin, monkeypatch) -> None:
+    gateway = start_proxy(tmp_path / "gateway", poe)
+    cert, key = self_signed(tmp_path)
+    front = TlsFront(gateway.process.config.proxy.port, cert, key)
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # a private authority, trusted the way httpx reads it
+    try:
+        url = f"https://127.0.0.1:{front.port}"
+        assert ask(gateway.url, "gpt-5").status_code == 200
+        app = PoeTuiApp(tmp_path / "here" / "config.toml", start_proxy=False, remote=remote(url))
+        async with app.run_test(size=(140, 40)) as pilot:
+            await wait_for(pilot, lambda: app.status.state is ProxyState.RUNNING and not app.status.disconnected,
+                           timeout=20, what="the gateway's status over https")
+            await pilot.press("3")
+            table = app.query_one("#logs-table")
+            await wait_for(pilot, lambda: table.row_count == 1, timeout=15, what="the tail over https")
+            assert ask(gateway.url, "claude-sonnet-4-5-20250929").status_code == 200
+            await wait_for(pilot, lambda: table.row_count == 2, timeout=15, what="a live request over https")
+        # Without trusting that authority, the certificate is refused, and the top line says so.
+        monkeypatch.delenv("SSL_CERT_FILE")
+        app = PoeTuiApp(tmp_path / "here" / "config.toml", start_proxy=False, remote=remote(url))
+        async with app.run_test(size=(200, 40)) as pilot:
+            await wait_for(pilot, lambda: "CERTIFICATE_VERIFY_FAILED" in app.status.disconnected, timeout=20,
+                           what="the refused certificate")
+    finally:
+        front.close()
+        gateway.process.stop()
