@@ -64,6 +64,29 @@ def test_the_url_and_the_master_key_for_attach(tmp_path: Path) -> None:
     assert target.key == "sk-env" and target.key_origin == "the environment ($LITELLM_MASTER_KEY)"
 
 
+def test_what_is_known_of_a_remote_gateway() -> None:
+    from claude_poe_tui.control.remote import RemoteGateway
+    from claude_poe_tui.control.status import StatusReport
+    from claude_poe_tui.requestlog.record import RequestRecord
+
+    gateway = RemoteGateway(remote("https://gw:4000"))
+    assert gateway.disconnected == "" and not gateway.answering  # nothing known yet: not "disconnected"
+    gateway.take_status(StatusReport(True, {"models": ["gpt-5", "sonnet"], "started_at": 100.0}))
+    assert gateway.answering and gateway.names == ["gpt-5", "sonnet"] and gateway.started_at == 100.0
+    assert gateway.disconnected == ""  # the stream is still connecting
+    gateway.take_link(False, "ConnectError: refused; trying again in 2 s")
+    assert gateway.disconnected == "requests: ConnectError: refused; trying again in 2 s"
+    gateway.take_link(True, "connected")
+    assert gateway.disconnected == ""
+    record = RequestRecord(ts=1.0, id="r", session=None, method="POST", path="/v1/messages", model="gpt-5",
+                           poe_model="GPT-5", route="chat", stream=True, status=200, error_type=None,
+                           error_message=None, latency_ms=1.0, ttft_ms=None, input_tokens=1, output_tokens=1)
+    assert gateway.take_records([record]) and not gateway.take_records([record])
+    assert gateway.bots == {"gpt-5": "GPT-5"}
+    gateway.take_status(StatusReport(False, error="no answer (ConnectError)"))
+    assert gateway.disconnected == "no answer (ConnectError)" and gateway.names == []
+
+
 @pytest.mark.parametrize("head", [[], ["dashboard"]], ids=["top", "dashboard"])
 def test_attach_without_a_key_is_one_line_and_no_traceback(tmp_path: Path, head: list[str]) -> None:
     env = {k: v for k, v in os.environ.items() if k != "LITELLM_MASTER_KEY"}

@@ -83,6 +83,13 @@ def points_words(line: PointsLine) -> str:
     return f"{points_text(line)} points (estimated from the catalog's price and the tokens; Poe's history has not said yet)"
 
 
+def alert_messages(summary: dict[str, Any] | None) -> set[str]:
+    """The low-balance notices the summary carries, as sentences (``summary["alerts"]``)."""
+    alerts = (summary or {}).get("alerts") or []
+    return {a["message"][:1].upper() + a["message"][1:] + "." for a in alerts
+            if isinstance(a, dict) and isinstance(a.get("message"), str) and a["message"]}
+
+
 @dataclass(frozen=True)
 class ModelPoints:
     """One model's points over a window."""

@@ -230,3 +230,55 @@ class RemoteFeed(RequestFeed):
 
     def close(self) -> None:
         self.stream.close()
+
+
+class RemoteGateway:
+    """What the dashboard knows of a remote gateway, from its status page and its request stream.
+
+    It is reachable when the status page answers; disconnected when it does not, or when the request
+    stream is down (not merely still connecting). Its mapping names come from the status page and
+    the bot that last answered each from the requests seen.
+    """
+
+    def __init__(self, target: RemoteTarget) -> None:
+        self.target = target
+        self.report: Any = None  # the last StatusReport
+        self.connected = False
+        self.link_detail = "connecting"
+        self.bots: dict[str, str] = {}
+
+    def take_status(self, report: Any) -> None:
+        self.report = report
+
+    def take_link(self, connected: bool, detail: str) -> None:
+        self.connected, self.link_detail = connected, detail
+
+    def take_records(self, records: list[RequestRecord]) -> bool:
+        """Learn which bot answered each mapping name; True when that changed anything."""
+        changed = False
+        for record in records:
+            if record.model and record.poe_model and self.bots.get(record.model) != record.poe_model:
+                self.bots[record.model] = record.poe_model
+                changed = True
+        return changed
+
+    @property
+    def answering(self) -> bool:
+        return self.report is not None and self.report.ok
+
+    @property
+    def disconnected(self) -> str:
+        """Why the gateway cannot be followed now, or ``""``."""
+        if self.report is not None and not self.report.ok:
+            return self.report.error or "the status page does not answer"
+        if self.report is not None and not self.connected and self.link_detail != "connecting":
+            return f"requests: {self.link_detail}"
+        return ""
+
+    @property
+    def names(self) -> list[str]:
+        return self.report.models if self.answering else []
+
+    @property
+    def started_at(self) -> float | None:
+        return self.report.started_at if self.answering else None

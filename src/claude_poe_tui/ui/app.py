@@ -29,7 +29,7 @@ from textual.widgets import TabbedContent, TabPane
 
 from claude_poe_tui.config import Config, load_config
 from claude_poe_tui.control.config import ConfigController
-from claude_poe_tui.control.points import PointsFollower
+from claude_poe_tui.control.points import PointsFollower, alert_messages
 from claude_poe_tui.control.proxy import ProxyAction, ProxyController
 from claude_poe_tui.control.requests import RequestLogWatcher
 from claude_poe_tui.control.sessions import NO_SESSION
@@ -66,7 +66,7 @@ from claude_poe_tui.ui.screens.help import HelpScreen
 from claude_poe_tui.ui.status_bar import StatusBar
 
 if TYPE_CHECKING:  # imported where used: a dashboard of its own proxy starts without them
-    from claude_poe_tui.control.remote import RemoteTarget
+    from claude_poe_tui.control.remote import RemoteGateway, RemoteTarget
     from claude_poe_tui.control.status import StatusReport, StatusWatcher
 
 PANES = ("models", "keys", "logs", "latency", "output", "sessions")
@@ -118,8 +118,7 @@ class PoeTuiApp(App[None]):
         self.latest_model_points: dict | None = None  # per model, points of the window (Latency)
         self._alerts_shown: set[str] = set()
         self._points_error_told = False
-        self._remote_bots: dict[str, str] = {}  # a remote gateway's mapping names -> the bot that last answered
-        self._remote_link: tuple[bool, str] = (False, "connecting")
+        self.gateway: RemoteGateway | None = None  # what is known of a remote gateway
         self._latest_sessions: tuple[list, int] | None = None
         self._sessions_shown_at = 0.0
         self.config: Config | None = None
@@ -327,8 +326,8 @@ class PoeTuiApp(App[None]):
             logs = self.query_one(LogsPane)
             if update.records:
                 logs.add_records(update.records)
-                if self.remote is not None:
-                    self._learn_remote_bots(update.records)
+                if self.gateway is not None and self.gateway.take_records(update.records):
+                    self._show_remote_models(force=True)
             if update.points or update.points_reset:
                 logs.add_points(update.points, reset=update.points_reset)
             if update.points_error and not self._points_error_told:
@@ -372,11 +371,9 @@ class PoeTuiApp(App[None]):
         self.status.points = summary
         budget = self.config.budget if self.config is not None else None
         self.query_one(SessionsPane).show_points(budget, summary)
-        alerts = {a["message"] for a in (summary or {}).get("alerts") or []
-                  if isinstance(a, dict) and isinstance(a.get("message"), str)}
+        alerts = alert_messages(summary)
         for message in sorted(alerts - self._alerts_shown):
-            self.notify(message[:1].upper() + message[1:] + ".", title="Low Poe balance", severity="warning",
-                        timeout=30)
+            self.notify(message, title="Low Poe balance", severity="warning", timeout=30)
         self._alerts_shown = alerts  # a notice that clears and comes back is told again
 
     @on(SessionsPane.EditBudgets)
@@ -527,8 +524,8 @@ class PoeTuiApp(App[None]):
         if self.proxy is not None:
             self.status.uptime = self.proxy.session.uptime
             self.proxy.tick()
-        if self.remote is not None:
-            started = self.last_status.started_at if self.last_status and self.last_status.ok else None
+        if self.gateway is not None:
+            started = self.gateway.started_at
             self.status.uptime = time.time() - started if started is not None else None
 
     # -- the gateway's status page (pool keys out, members; everything for a remote gateway) --
@@ -558,18 +555,19 @@ class PoeTuiApp(App[None]):
         self.last_status = report
         try:
             self.query_one(KeysPane).show_status(report)
-            if self.remote is not None:
+            if self.gateway is not None:
+                self.gateway.take_status(report)
                 self._show_remote_state()
-                if report.ok:
-                    self._show_remote_models(report.models)
+                self._show_remote_models()
         except NoMatches:
             pass
 
     # -- a remote gateway --
 
     def _mount_remote(self, remote: RemoteTarget) -> None:
-        from claude_poe_tui.control.remote import RemoteFeed, RequestStream
+        from claude_poe_tui.control.remote import RemoteFeed, RemoteGateway, RequestStream
 
+        self.gateway = RemoteGateway(remote)
         self.status.url = remote.url
         self.status.owner = f"remote gateway (key: {remote.key_name})"
         self.status.state = ProxyState.STARTING
@@ -597,38 +595,22 @@ class PoeTuiApp(App[None]):
 
     @on(RemoteLinkChanged)
     def _on_remote_link(self, message: RemoteLinkChanged) -> None:
-        self._remote_link = (message.connected, message.detail)
-        self._show_remote_state()
+        if self.gateway is not None:
+            self.gateway.take_link(message.connected, message.detail)
+            self._show_remote_state()
 
     def _show_remote_state(self) -> None:
         """Running when the status page answers and the request stream is up; else disconnected, and why."""
-        report = self.last_status
-        connected, why = self._remote_link
-        status = self.status
-        if report is not None and report.ok:
-            status.state = ProxyState.RUNNING
-            status.detail = ""
-        if report is not None and not report.ok:
-            status.disconnected = report.error or "the status page does not answer"
-        elif report is not None and not connected and why != "connecting":
-            status.disconnected = f"requests: {why}"
-        else:
-            status.disconnected = ""
+        assert self.gateway is not None
+        if self.gateway.answering:
+            self.status.state, self.status.detail = ProxyState.RUNNING, ""
+        self.status.disconnected = self.gateway.disconnected
 
-    def _learn_remote_bots(self, records) -> None:
-        changed = False
-        for record in records:
-            if record.model and record.poe_model and self._remote_bots.get(record.model) != record.poe_model:
-                self._remote_bots[record.model] = record.poe_model
-                changed = True
-        if changed and self.last_status is not None and self.last_status.ok:
-            self._show_remote_models(self.last_status.models, force=True)
-
-    def _show_remote_models(self, names: list[str], *, force: bool = False) -> None:
-        models = self.query_one(ModelsPane)
-        if force or [m.name for m in models.mappings] != names:
-            assert self.remote is not None
-            models.show_remote(self.remote.url, names, self._remote_bots)
+    def _show_remote_models(self, *, force: bool = False) -> None:
+        assert self.gateway is not None
+        models, names = self.query_one(ModelsPane), self.gateway.names
+        if names and (force or [m.name for m in models.mappings] != names):
+            models.show_remote(self.gateway.target.url, names, self.gateway.bots)
 
     # -- navigation and help --
 
