@@ -258,6 +258,7 @@ async def test_a_real_proxys_points_reach_logs_sessions_and_the_status_bar(tmp_p
         await wait_for(pilot, lambda: f"balance {balance:,} " in str(app.status.render()), timeout=15,
                        what="the balance")
         assert f"{sum(figures):,.0f} pts/h" in str(app.status.render())
+        await pilot.press("ctrl+q")  # the proxy this dashboard started stops with it
 
 
 @pytest.mark.proxy
@@ -304,6 +305,7 @@ async def test_a_budget_set_in_the_dashboard_refuses_the_sessions_next_request(t
         await wait_for(pilot, lambda: table.row_count == 3, timeout=15, what="the requests in Logs")
         refused = table.record_at(2)
         assert refused.status == 402 and "[budget] session_points = 2" in (refused.error_message or "")
+        await pilot.press("ctrl+q")
 
 
 def test_the_status_bar_says_when_poe_gave_an_old_balance() -> None:
@@ -319,3 +321,24 @@ def test_the_status_bar_says_when_poe_gave_an_old_balance() -> None:
     balance, _ = balance_parts({**summary, "alerts": [{"kind": "runs_out_soon", "message": "x"}]}, now=said + 60)
     assert balance.plain == "balance ~4,200 ⚠"
     assert balance_parts(None) == (None, None)
+
+
+async def test_sessions_held_back_by_the_redraw_limit_are_drawn_by_the_next_tick(tmp_path: Path) -> None:
+    from claude_poe_tui.control.sessions import SessionsTracker
+
+    app, _ = dashboard(tmp_path, [])
+    tracker = SessionsTracker()
+    async with app.run_test(size=(120, 34)) as pilot:
+        await wait_for(pilot, lambda: app.points_shown, timeout=30, what="the (empty) log read")
+        app.request_log.close()  # from here on, only these rows reach the pane
+        await pilot.pause(0.2)
+        await pilot.press("6")
+        tracker.add([request(1, time.time() - 5, "gpt-5", "GPT-5", "first")])
+        app._latest_sessions = (tracker.rows(None), 1)
+        app._show_sessions(now=True)
+        tracker.add([request(2, time.time() - 1, "gpt-5", "GPT-5", "second")])
+        app._latest_sessions = (tracker.rows(None), 2)
+        app._show_sessions()  # within a second of the last drawing: held back, not dropped
+        table = app.query_one("#sessions-table")
+        assert table.row_count == 1
+        await wait_for(pilot, lambda: table.row_count == 2, timeout=5, what="the held rows drawn")

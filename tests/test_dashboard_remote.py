@@ -256,6 +256,7 @@ async def test_keys_shows_each_pool_key_and_which_poe_refused(tmp_path: Path, tw
             await viewer_pilot.press("g")
             await viewer_pilot.pause()
             assert not viewer.query("ConfirmScreen")  # no key of a remote gateway is changed from here
+        await pilot.press("ctrl+q")
 
 
 # -- https: TLS done by a reverse proxy in front of the gateway --

@@ -121,6 +121,7 @@ class PoeTuiApp(App[None]):
         self.gateway: RemoteGateway | None = None  # what is known of a remote gateway
         self._latest_sessions: tuple[list, int] | None = None
         self._sessions_shown_at = 0.0
+        self._sessions_held = False  # rows that came too soon after the last drawing
         self.config: Config | None = None
         self.config_error: str | None = None
         self.proxy: ProxyController | None = None
@@ -356,12 +357,14 @@ class PoeTuiApp(App[None]):
                 self.request_log.shown()
 
     def _show_sessions(self, *, now: bool = False) -> None:
-        """Sessions redraws while it is on screen, at most once a second (as Latency)."""
+        """Sessions redraws while it is on screen, at most once a second (as Latency); rows held back
+        by that are drawn by the next tick."""
         if self._latest_sessions is None or self.query_one(TabbedContent).active != "sessions":
             return
         if not now and time.monotonic() - self._sessions_shown_at < 1.0:
+            self._sessions_held = True
             return
-        self._sessions_shown_at = time.monotonic()
+        self._sessions_shown_at, self._sessions_held = time.monotonic(), False
         self.query_one(SessionsPane).show_sessions(*self._latest_sessions)
 
     # -- points: balance, burn rate, budgets, low balance --
@@ -524,6 +527,8 @@ class PoeTuiApp(App[None]):
         if self.proxy is not None:
             self.status.uptime = self.proxy.session.uptime
             self.proxy.tick()
+        if self._sessions_held:
+            self._show_sessions()
         if self.gateway is not None:
             started = self.gateway.started_at
             self.status.uptime = time.time() - started if started is not None else None
