@@ -4,7 +4,8 @@
 wraps, and dialogs scroll. 120x34 is a roomy one.
 
 Everything shown is made deterministic: a fixed folder, a fixed port, a fresh catalog cache, a
-request log with fixed records and a fixed clock, and no proxy started. The folder is shared by
+request log with fixed records and a fixed clock, the points files beside it (written as the proxy
+writes them: exact, ambiguous and estimated figures, a balance, budgets), and no proxy started. The folder is shared by
 every checkout on the machine (its path shows on screen), so a lock keeps runs from overlapping.
 """
 
@@ -19,11 +20,16 @@ from pathlib import Path
 
 import pytest
 
+from claude_poe_tui.control.status import StatusReport
 from claude_poe_tui.paths import StatePaths
+from claude_poe_tui.points.budget import BudgetLimits
+from claude_poe_tui.points.model import PointsKind
 from claude_poe_tui.requestlog.record import RequestRecord
 from claude_poe_tui.ui.app import PoeTuiApp
 from claude_poe_tui.ui.panes.output import OutputPane
+from claude_poe_tui.ui.messages import StatusRead
 from claude_poe_tui.ui.screens.crash import CrashScreen
+from points_helpers import append_lines, line_for, write_summary
 
 SIZES = {"120x34": (120, 34), "80x24": (80, 24)}
 ROOT = Path("/tmp/claude-poe-tui-screens")
@@ -55,7 +61,13 @@ thinking = "off"
 [[models]]
 name = "gemini"
 poe_model = "Gemini-9-Ultra"
+
+[budget]
+session_points = 50000
+daily_points = 200000
+min_balance = 20000
 """
+BUDGET = BudgetLimits(session_points=50000, daily_points=200000, min_balance=20000)
 CATALOG = ["Claude-Opus-4.8", "Claude-Sonnet-5", "Claude-Haiku-4.5", "GPT-5", "GPT-4o", "Gemini-2.5-Pro"]
 NOW = 1_795_000_000.0
 
@@ -72,7 +84,8 @@ def records() -> list[RequestRecord]:
     for index, (model, bot, route, status, latency, ttft) in enumerate(plan * 4):
         failed = status >= 400
         out.append(RequestRecord(
-            ts=NOW - 600 + index * 25, id=f"req-{index:03d}", session="session-1", method="POST",
+            ts=NOW - 600 + index * 25, id=f"req-{index:03d}", session="session-1" if index % 3 else "session-2",
+            method="POST",
             path="/v1/messages", model=model, poe_model=bot, route=route, stream=ttft is not None,
             status=status, error_type="rate_limit_error" if failed else None,
             error_message="Poe (bot Claude-Sonnet-5): slow down" if failed else None,
@@ -115,6 +128,20 @@ PROXY_OUTPUT = [
 ]
 
 
+def write_points(log: Path) -> None:
+    """Exact figures for the older requests, ambiguous for a few, estimates for the newest; a summary."""
+    lines = []
+    for index, record in enumerate(records()):
+        if not record.poe_model:
+            continue  # refused before routing: never reached Poe
+        kind = PointsKind.EXACT if index < 14 else PointsKind.AMBIGUOUS if index < 18 else PointsKind.ESTIMATED
+        points = 0.0 if record.status >= 400 else 1200.0 + 37 * index
+        lines.append(line_for(record, points, kind, at=NOW - 5,
+                              query_ids=(f"q{index:03d}",) if kind is not PointsKind.ESTIMATED else ()))
+    append_lines(log, lines)
+    write_summary(log, now=NOW, balance=987_654, budget=BUDGET)
+
+
 @pytest.fixture
 def snapshot_app(monkeypatch: pytest.MonkeyPatch):
     with LOCK.open("w") as lock:
@@ -138,7 +165,9 @@ def _snapshot_app(monkeypatch: pytest.MonkeyPatch):
     os.chmod(config_dir / ".env", 0o600)
     entries = [{"id": bot, "object": "model", "owned_by": "x"} for bot in CATALOG]
     (state / "poe-models.json").write_text(json.dumps({"version": 1, "fetched_at": time.time(), "source": "", "data": entries}))
-    (state / "requests.jsonl").write_text("".join(r.to_json() + "\n" for r in records()))
+    log = state / "requests.jsonl"
+    log.write_text("".join(r.to_json() + "\n" for r in records()))
+    write_points(log)
     monkeypatch.setenv("TZ", "UTC")
     time.tzset()
     monkeypatch.setattr("claude_poe_tui.ui.app.current_time", lambda: NOW, raising=False)
@@ -152,7 +181,7 @@ def _snapshot_app(monkeypatch: pytest.MonkeyPatch):
 
 
 async def settle(pilot) -> None:
-    """Let the catalog load and the request log's history reach the panes before the picture.
+    """Let the catalog load and the request log's history and points reach the panes before the picture.
 
     The request log's worker follows the file for as long as the app runs, so it is waited for
     by what it shows, not by its end.
@@ -162,8 +191,8 @@ async def settle(pilot) -> None:
     if finite:  # (an empty list would mean every worker to Textual)
         await app.workers.wait_for_complete(finite)
     deadline = time.monotonic() + 30
-    while not app.request_history_shown:
-        assert time.monotonic() < deadline, "the request log's history never reached the panes"
+    while not (app.request_history_shown and app.points_shown):
+        assert time.monotonic() < deadline, "the request log's history (or its points) never reached the panes"
         await pilot.pause(0.05)
     await pilot.pause()
 
@@ -294,3 +323,42 @@ def test_help_screen(snap_compare, snapshot_app, size) -> None:
         await pilot.press("question_mark")
 
     assert snap_compare(snapshot_app(), terminal_size=size, run_before=show_help)
+
+
+def test_sessions_pane(snap_compare, snapshot_app, size) -> None:
+    """Per session: requests, points, the session budget's share, bots, first and last; budgets above."""
+    async def sessions(pilot) -> None:
+        await settle(pilot)
+        await pilot.press("6")
+        await pilot.pause(0.2)
+        await pilot.press("down")
+
+    assert snap_compare(snapshot_app(), terminal_size=size, run_before=sessions)
+
+
+def test_budget_editor(snap_compare, snapshot_app, size) -> None:
+    async def budgets(pilot) -> None:
+        await settle(pilot)
+        await pilot.press("6", "b")
+
+    assert snap_compare(snapshot_app(), terminal_size=size, run_before=budgets)
+
+
+def test_keys_pane_with_a_pool_and_members(snap_compare, snapshot_app, size) -> None:
+    """A pool of three Poe keys, one of which the proxy took out (its status page says why), and a member."""
+    config = ROOT / "config" / "config.toml"
+    text = config.read_text().replace('api_key = "env:POE_API_KEY"', 'api_keys = ["env:POE_KEY_A", "env:POE_KEY_B", "env:POE_KEY_C"]')
+    config.write_text(text + '\n[[clients]]\nname = "alice"\nkey = "env:ALICE_TOKEN"\n')
+    (ROOT / "config" / ".env").write_text("POE_KEY_A=poe-pool-key-a-1111\nPOE_KEY_B=poe-pool-key-b-2222\n"
+                                          "POE_KEY_C=poe-pool-key-c-3333\nLITELLM_MASTER_KEY=sk-snapshot-master-abcd\n"
+                                          "ALICE_TOKEN=alice-token-0123456789\n")
+
+    async def keys(pilot) -> None:
+        await settle(pilot)
+        pilot.app.post_message(StatusRead(StatusReport(True, {
+            "keys_out": {"POE_KEY_B": "Poe answered 401: Invalid API key"},
+            "members": ["alice"]})))
+        await pilot.press("2", "down")
+        await pilot.pause()
+
+    assert snap_compare(snapshot_app(), terminal_size=size, run_before=keys)

@@ -157,3 +157,101 @@ async def test_text_from_poe_the_proxy_and_user_files_shows_as_written(tmp_path:
         await pilot.pause(0.3)
         toasts = [plain(t) for t in app.screen.query(Toast)]
         assert any(HOSTILE in t for t in toasts), toasts
+
+
+async def test_points_sessions_team_and_remote_text_shows_as_written(tmp_path: Path, monkeypatch) -> None:
+    """Text from the points files (bots, sessions, Poe's query ids, the proxy's alerts and history
+    errors), the status page (pool keys out and why, members, mapping names) and a remote gateway's
+    errors, shown in Logs, Sessions, Keys, Models and the status bar."""
+    import time
+
+    from claude_poe_tui.control.remote import RemoteTarget, RequestStream
+    from claude_poe_tui.control.status import StatusReport
+    from claude_poe_tui.points.budget import BudgetLimits
+    from claude_poe_tui.points.model import PointsKind
+    from claude_poe_tui.points.summary import read_summary, write_summary
+    from claude_poe_tui.ui.messages import RemoteLinkChanged, StatusRead
+    from claude_poe_tui.ui.panes.sessions import SessionsPane
+    from points_helpers import append_lines, line_for, write_summary as proxy_summary
+
+    now = time.time()
+    record = dataclasses.replace(hostile_record(), ts=now - 60, status=200, error_type=None, error_message=None)
+    app = dashboard(tmp_path)
+    log = app.state_paths.request_log_for("")
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.write_text(record.to_json() + "\n")
+    append_lines(log, [line_for(record, 12.0, PointsKind.AMBIGUOUS, query_ids=("[/bold]q-1", "[red]q-2"))])
+    proxy_summary(log, now=now, balance=1_000, budget=BudgetLimits(min_balance=5_000))
+    # What the proxy wrote, with hostile text where Poe's or the proxy's words go.
+    summary = read_summary(log.with_name("requests.points-summary.json"))
+    summary["alerts"].append({"kind": "runs_out_soon", "message": f"Poe said {HOSTILE}"})
+    summary["history"] = {"ok": False, "error": f"Poe's history: {HOSTILE}"}
+    write_summary(log.with_name("requests.points-summary.json"), summary)
+
+    async with app.run_test(size=(160, 45), notifications=True) as pilot:
+        deadline = time.monotonic() + 20
+        while not (app.request_history_shown and app.points_shown):
+            assert time.monotonic() < deadline
+            await pilot.pause(0.05)
+        await pilot.pause(0.3)
+        # Logs: the row's points, the line under the table, the details with Poe's query ids.
+        app.action_pane("logs")
+        await pilot.pause()
+        logs = app.query_one(LogsPane)
+        assert str(logs.table.get_row_at(0)[8]) == "≈12"
+        await pilot.press("enter")
+        detail = "\n".join(plain(s) for s in app.screen.query(Static))
+        assert "[/bold]q-1, [red]q-2" in detail and "requests to [/bold]Bot share" in detail
+        await pilot.press("escape")
+
+        # Sessions: the session id, bots and models from the log; the proxy's alerts and history error.
+        app.action_pane("sessions")
+        await pilot.pause(1.2)
+        sessions = app.query_one(SessionsPane)
+        sessions.show_sessions(*app._latest_sessions)
+        await pilot.pause()
+        row = sessions.table.cells_at(0)
+        assert str(row["session"]) == "[b]session" and str(row["bots"]) == "[/bold]Bot"
+        assert str(row["member"]) == "[/bold]alice"
+        selected = plain(sessions.query_one("#sessions-selected"))
+        assert "[b]session" in selected and "asked for [/i]model" in selected
+        budgets = plain(sessions.query_one("#sessions-budgets"))
+        assert f"⚠ Poe said {HOSTILE}" in budgets and f"Poe's history: {HOSTILE}" in budgets
+        toasts = [plain(t) for t in app.screen.query(Toast)]
+        assert any(f"Poe said {HOSTILE}" in t for t in toasts), toasts
+
+        # Keys: a pool key Poe refused, with the reason the proxy's status page gives, and members.
+        app.post_message(StatusRead(StatusReport(True, {"keys_out": {"POE_API_KEY": HOSTILE},
+                                                        "members": ["[/bold]alice"]})))
+        app.action_pane("keys")
+        await pilot.pause()
+        keys = app.query_one(KeysPane)
+        keys.show_config(dataclasses.replace(app.config, poe=dataclasses.replace(app.config.poe,
+                                                                                 api_keys=("env:POE_API_KEY",))))
+        await pilot.pause()
+        assert str(keys.table.cells_at(0)["pool"]) == f"out: {HOSTILE}"
+        assert HOSTILE in plain(keys.query_one("#keys-selected"))
+
+    # A remote gateway: its mapping names, keys out, members (status page) and why it is unreachable.
+    monkeypatch.setattr(RequestStream, "start", lambda self: None)
+    target = RemoteTarget("http://127.0.0.1:9", "sk-x", "LITELLM_MASTER_KEY", "[/bold] origin")
+    remote = PoeTuiApp(tmp_path / "conf" / "config.toml", start_proxy=False, remote=target)
+    remote._watch_status = lambda: None
+    async with remote.run_test(size=(160, 45)) as pilot:
+        remote.post_message(StatusRead(StatusReport(True, {"models": ["[/i]model"], "keys_out": {"[/b]KEY": HOSTILE},
+                                                           "members": ["[red]bob"], "started_at": 1.0})))
+        await pilot.pause()
+        models = remote.query_one(ModelsPane)
+        assert str(models.table.cells_at(0)["name"]) == "[/i]model"
+        remote.action_pane("keys")
+        await pilot.pause()
+        keys = remote.query_one(KeysPane)
+        cells = {str(keys.table.cells_at(i)["key"]): keys.table.cells_at(i) for i in range(keys.table.row_count)}
+        assert str(cells["Poe key [/b]KEY"]["pool"]) == f"out: {HOSTILE}" and "member [red]bob" in cells
+        assert str(cells["master key"]["origin"]) == "[/bold] origin"
+        remote.post_message(RemoteLinkChanged(False, HOSTILE))
+        await pilot.pause()
+        assert HOSTILE in str(remote.status.render())
+        remote.post_message(StatusRead(StatusReport(False, error=f"no answer ({HOSTILE})")))
+        await pilot.pause()
+        assert f"no answer ({HOSTILE})" in str(remote.status.render())

@@ -31,6 +31,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "locate": ("locate", "where the config, the state and the logs live"),
     "statusline": ("statusline", "one line for Claude Code's status bar: bot, session points, balance, p50"),
     "export": ("export", "deployment files for a team gateway: Docker Compose, systemd, nginx"),
+    "dashboard": ("dashboard", "the dashboard (what no command opens); --attach URL shows a remote gateway"),
 }
 
 
@@ -46,6 +47,11 @@ def build_parser():
     )
     parser.add_argument("--version", action="version", version=f"claude-poe-tui {__version__}")
     parser.add_argument("--config", metavar="PATH", help="config file (default: $CLAUDE_POE_TUI_CONFIG, then the user config dir)")
+    parser.add_argument("--attach", metavar="URL",
+                        help="the dashboard over a gateway on another machine (its master key: --key-env)")
+    parser.add_argument("--key-env", metavar="NAME",
+                        help="with --attach: the variable holding that gateway's master key, from the environment "
+                             "or the .env beside the config (default: LITELLM_MASTER_KEY)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module_name, help_text) in COMMANDS.items():
         command_parser = sub.add_parser(name, help=help_text, description=help_text)
@@ -106,6 +112,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run(lambda: claude_command.run(head, argv[at + 1 :]))
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command not in (None, "dashboard") and (getattr(args, "attach", None) or getattr(args, "key_env", None)):
+        parser.error("--attach and --key-env go with the dashboard: claude-poe-tui --attach URL")
     if args.command is None:
         from claude_poe_tui.commands import dashboard
 

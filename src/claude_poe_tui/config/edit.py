@@ -245,6 +245,20 @@ class ConfigEditor:
         self._before.append((tomlkit.key(section), _build_table([(tomlkit.key(key), tomlkit.item(value))], [])))
         self._write_models()
 
+    def remove_value(self, section: str, key: str) -> bool:
+        """Remove ``[section] key`` (the rest of the section and its comments stay); False when absent."""
+        for parts in (self._before, self._after):
+            for index, (entry_key, item) in enumerate(parts):
+                if entry_key is not None and entry_key.key == section and isinstance(item, Table):
+                    content, trailing = _split_trailing(item)
+                    kept = _drop_key(content, key)
+                    if len(kept) == len(content):
+                        return False
+                    parts[index] = (entry_key, _build_table(kept, trailing, item))
+                    self._write_models()
+                    return True
+        return False
+
     # -- result --
 
     def text(self) -> str:

@@ -1,6 +1,7 @@
 """The dashboard's config changes end to end: write the file, then have the proxy serve it.
 
-:class:`ConfigController` is what the dashboard's workers call for a mapping edit or a new key.
+:class:`ConfigController` is what the dashboard's workers call for a mapping edit, a new key or
+new budgets.
 Each call writes the file (or refuses, raising :class:`~claude_poe_tui.errors.UserError` with
 nothing written), then hands the saved config to ``apply`` (the proxy controller's), and returns a
 :class:`ConfigChanged` that says what was done and what the proxy made of it.
@@ -8,12 +9,13 @@ nothing written), then hands the saved config to ``apply`` (the proxy controller
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from claude_poe_tui.config.model import Config
-from claude_poe_tui.control.keys import store_dashboard_key
+from claude_poe_tui.config.edit import ConfigEditor
+from claude_poe_tui.config.model import BudgetSettings, Config
+from claude_poe_tui.control.keys import PoolKey, store_dashboard_key, store_pool_key
 from claude_poe_tui.control.mappings import MappingEdit, apply_mapping_edit
 from claude_poe_tui.keys import KeyKind
 
@@ -44,3 +46,37 @@ class ConfigController:
     def store_key(self, config: Config, kind: KeyKind, value: str) -> ConfigChanged:
         stored = store_dashboard_key(config, kind, value)
         return ConfigChanged(stored.config, stored.what, self.apply(stored.config))
+
+    def store_pool_key(self, config: Config, key: PoolKey, value: str) -> ConfigChanged:
+        stored = store_pool_key(config, key, value)
+        return ConfigChanged(stored.config, stored.what, self.apply(stored.config))
+
+    def set_budgets(self, values: Mapping[str, float | None]) -> ConfigChanged:
+        """Write ``[budget]`` (``None``: remove the line, no limit); :class:`~claude_poe_tui.errors.ConfigError`
+        in the config's own words (file, line, key) with nothing written when one is refused (0 or less)."""
+        config = apply_budget_edit(self.config_path, values)
+        return ConfigChanged(config, budget_words(config.budget), self.apply(config))
+
+
+BUDGET_KEYS = ("session_points", "daily_points", "min_balance")
+
+
+def apply_budget_edit(config_path: Path, values: Mapping[str, float | None]) -> Config:
+    editor = ConfigEditor.open(config_path)
+    for name in BUDGET_KEYS:
+        if name not in values:
+            continue
+        value = values[name]
+        if value is None:
+            editor.remove_value("budget", name)
+        else:
+            editor.set_value("budget", name, int(value) if float(value).is_integer() else float(value))
+    return editor.save()
+
+
+def budget_words(budget: BudgetSettings) -> str:
+    """``budgets: session_points 50,000, daily_points no limit, min_balance 20,000``."""
+    def shown(value: float | None) -> str:
+        return "no limit" if value is None else f"{value:,.0f}"
+
+    return "budgets: " + ", ".join(f"{name} {shown(getattr(budget, name))}" for name in BUDGET_KEYS)

@@ -284,8 +284,10 @@ class StoreTail:
         self._identity: tuple[int, int] | None = None
         self._pending = b""
 
-    def read(self) -> tuple[bool, list[PointsLine]]:
-        """``(replaced, lines)``: ``replaced`` means start over (lines are then the whole new file)."""
+    def read(self, max_bytes: int | None = None) -> tuple[bool, list[PointsLine]]:
+        """``(replaced, lines)``: ``replaced`` means start over (lines are then the whole new file,
+        or with ``max_bytes`` its first complete lines within that many bytes: call again for the
+        rest, so a big store is read in bounded pieces)."""
         try:
             st = os.stat(self.path)
         except FileNotFoundError:
@@ -300,7 +302,7 @@ class StoreTail:
         try:
             with open(self.path, "rb") as handle:
                 handle.seek(self.offset + len(self._pending))
-                data = self._pending + handle.read()
+                data = self._pending + (handle.read() if max_bytes is None else handle.read(max_bytes))
         except OSError:
             return replaced, []
         cut = data.rfind(b"\n") + 1

@@ -38,9 +38,13 @@ class FeedFigures:
 
 
 class RequestFeed:
-    def __init__(self, path: Path, *, clock: Callable[[], float] = time.time, recent: int = RECENT_KEPT):
+    def __init__(self, path: Path, *, clock: Callable[[], float] = time.time, recent: int = RECENT_KEPT,
+                 observe: Callable[[list[RequestRecord]], None] | None = None):
         self.path = Path(path)
         self.clock = clock
+        self.observe = observe
+        """Called with every batch of records read, history included (the statistics only take
+        their windows'): the dashboard counts Claude Code sessions this way."""
         self.recent_kept = recent
         self._lock = threading.Lock()
         self._stats = {label: RollingStats(seconds, clock=clock) for label, seconds in WINDOWS.items()}
@@ -56,23 +60,32 @@ class RequestFeed:
         for file in log_files(self.path):
             source = self._follower if file == self.path else read_file(file)
             batch: list[RequestRecord] = []
+            seen: list[RequestRecord] = []
             for record in source:
                 recent.append(record)
+                seen.append(record)
                 if record.ts >= since:
                     batch.append(record)
-                if len(batch) >= BATCH:
+                if len(seen) >= BATCH:
                     self._feed(batch)
-                    batch = []
+                    self._observe(seen)
+                    batch, seen = [], []
                     if cancelled():
                         return list(recent)
             self._feed(batch)
+            self._observe(seen)
         return list(recent)
 
     def poll(self, limit: int = BATCH) -> list[RequestRecord]:
         """Requests appended since the last call (at most ``limit``), fed into the statistics."""
         batch = self._follower.read(limit=limit)
         self._feed(batch)
+        self._observe(batch)
         return batch
+
+    def _observe(self, records: list[RequestRecord]) -> None:
+        if records and self.observe is not None:
+            self.observe(records)
 
     def _feed(self, records: list[RequestRecord]) -> None:
         if records:

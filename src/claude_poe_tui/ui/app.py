@@ -1,11 +1,16 @@
 """The dashboard: ``claude-poe-tui`` with no command.
 
 The App routes messages. What the dashboard does lives in plain-Python controllers beside the
-core (``claude_poe_tui.control``): config edits and key storage (:class:`ConfigController`), the
-Poe key check, following the request log (:class:`RequestLogWatcher`, its own thread) and the
-proxy (:class:`ProxyController`, its own thread). Their callbacks become messages here; workers
-run the calls that block; panes show what they are given and post what the user asks. Nothing
-here imports LiteLLM: the proxy is a child process.
+core (``claude_poe_tui.control``): config edits, budgets and key storage (:class:`ConfigController`),
+the Poe key check, following the request log and the points beside it (:class:`RequestLogWatcher`,
+its own thread), the gateway's status page (:class:`StatusWatcher`, its own thread) and the proxy
+(:class:`ProxyController`, its own thread). Their callbacks become messages here; workers run the
+calls that block; panes show what they are given and post what the user asks. Nothing here
+imports LiteLLM: the proxy is a child process.
+
+With ``remote`` (``claude-poe-tui --attach URL``) the same panes show a gateway on another machine:
+its status, its requests streamed live (:mod:`claude_poe_tui.control.remote`), its mappings
+read-only; nothing here starts, stops or edits it.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual import on, work
 from textual.app import App, ComposeResult
@@ -23,8 +29,10 @@ from textual.widgets import TabbedContent, TabPane
 
 from claude_poe_tui.config import Config, load_config
 from claude_poe_tui.control.config import ConfigController
+from claude_poe_tui.control.points import PointsFollower, alert_messages
 from claude_poe_tui.control.proxy import ProxyAction, ProxyController
 from claude_poe_tui.control.requests import RequestLogWatcher
+from claude_poe_tui.control.sessions import NO_SESSION
 from claude_poe_tui.errors import ConfigError, UserError
 from claude_poe_tui.paths import StatePaths
 from claude_poe_tui.proxy.parent.process import OutputLine, ProxyState, StateChanged
@@ -41,8 +49,10 @@ from claude_poe_tui.ui.messages import (
     PoeKeyChecked,
     ProxyActionFailed,
     ProxyEventArrived,
+    RemoteLinkChanged,
     RequestLogFailed,
     RequestsRead,
+    StatusRead,
 )
 from claude_poe_tui.ui.panes.keys import KeysPane
 from claude_poe_tui.ui.panes.latency import LatencyPane
@@ -50,12 +60,18 @@ from claude_poe_tui.ui.panes.logs import LogsPane
 from claude_poe_tui.ui.panes.models import ModelsPane
 from claude_poe_tui.ui.output_view import OutputView
 from claude_poe_tui.ui.panes.output import OutputPane
+from claude_poe_tui.ui.panes.sessions import SessionsPane
 from claude_poe_tui.ui.screens.crash import CrashScreen
 from claude_poe_tui.ui.screens.help import HelpScreen
 from claude_poe_tui.ui.status_bar import StatusBar
 
-PANES = ("models", "keys", "logs", "latency", "output")
-PANE_TITLES = {"models": "Models", "keys": "Keys", "logs": "Logs", "latency": "Latency", "output": "Proxy output"}
+if TYPE_CHECKING:  # imported where used: a dashboard of its own proxy starts without them
+    from claude_poe_tui.control.remote import RemoteGateway, RemoteTarget
+    from claude_poe_tui.control.status import StatusReport, StatusWatcher
+
+PANES = ("models", "keys", "logs", "latency", "output", "sessions")
+PANE_TITLES = {"models": "Models", "keys": "Keys", "logs": "Logs", "latency": "Latency", "output": "Proxy output",
+               "sessions": "Sessions"}
 FORGET_REMOVED_WIDGETS_EVERY = 30  # ticks (seconds); see ui/memory.py
 ACTION_WORDS = {ProxyAction.CONNECT: "start", ProxyAction.START: "start", ProxyAction.STOP: "stop",
                 ProxyAction.RESTART: "restart", ProxyAction.REFRESH: "check"}
@@ -77,6 +93,7 @@ class PoeTuiApp(App[None]):
         Binding("3", "pane('logs')", "Logs", show=False, id="app.pane.logs"),
         Binding("4", "pane('latency')", "Latency", show=False, id="app.pane.latency"),
         Binding("5,o", "pane('output')", "Proxy output", show=False, id="app.pane.output"),
+        Binding("6", "pane('sessions')", "Sessions", show=False, id="app.pane.sessions"),
         Binding("s", "toggle_proxy", "Start/stop", id="proxy.toggle", tooltip="Start or stop the proxy"),
         Binding("r", "restart_proxy", "Restart", id="proxy.restart", tooltip="Restart the proxy (keeps its port)"),
         Binding("escape", "back", "Back", show=False, id="app.back"),
@@ -88,17 +105,30 @@ class PoeTuiApp(App[None]):
         *,
         state_paths: StatePaths | None = None,
         start_proxy: bool = True,
+        remote: RemoteTarget | None = None,
     ) -> None:
         super().__init__()
         self.config_path = Path(config_path)
         self.state_paths = state_paths or StatePaths.default()
         self.start_proxy = start_proxy
+        self.remote = remote
+        self.gateway_status: StatusWatcher | None = None
+        self.last_status: StatusReport | None = None
+        self.points_summary: dict | None = None  # the proxy's points summary, as last read
+        self.latest_model_points: dict | None = None  # per model, points of the window (Latency)
+        self._alerts_shown: set[str] = set()
+        self._points_error_told = False
+        self.gateway: RemoteGateway | None = None  # what is known of a remote gateway
+        self._latest_sessions: tuple[list, int] | None = None
+        self._sessions_shown_at = 0.0
+        self._sessions_held = False  # rows that came too soon after the last drawing
         self.config: Config | None = None
         self.config_error: str | None = None
         self.proxy: ProxyController | None = None
         self.configs: ConfigController | None = None
         self.request_log: RequestLogWatcher | None = None
         self.request_history_shown = False  # the log's history has reached the panes
+        self.points_shown = False  # the points store's first reading has reached the panes
         self.latest_figures: FeedFigures | None = None  # the statistics, for Latency
         self._latency_shown_at = 0.0
         self._ticks = 0  # seconds since mount, counted by _tick
@@ -118,6 +148,8 @@ class PoeTuiApp(App[None]):
                 yield LatencyPane()
             with TabPane("5 Proxy output", id="output"):
                 yield OutputPane()
+            with TabPane("6 Sessions", id="sessions"):
+                yield SessionsPane()
         yield KeyBar(id="keys-bar")
 
     def notify(self, message: str, *, title: str = "", severity="information", timeout: float | None = None,
@@ -143,9 +175,14 @@ class PoeTuiApp(App[None]):
         return self.request_log.window if self.request_log is not None else "1h"
 
     def on_mount(self) -> None:
-        self.read_config()
+        self.query_one(SessionsPane).clock = lambda: current_time()
+        self.status.clock = lambda: current_time()
+        if self.remote is not None:
+            self._mount_remote(self.remote)
+        else:
+            self.read_config()
         self.set_interval(1.0, self._tick)
-        if self.config is not None:
+        if self.config is not None and self.remote is None:
             self.start_request_feed()
             self.load_catalog()
             if self.start_proxy and self.proxy is not None:
@@ -155,6 +192,8 @@ class PoeTuiApp(App[None]):
     def on_unmount(self) -> None:
         if self.request_log is not None:
             self.request_log.close()
+        if self.gateway_status is not None:
+            self.gateway_status.close()
 
     @property
     def request_log_path(self) -> Path:
@@ -187,6 +226,7 @@ class PoeTuiApp(App[None]):
         self.config_error = None
         self.query_one(ModelsPane).show_config(config, select=select)
         self.query_one(KeysPane).show_config(config)
+        self.query_one(SessionsPane).show_points(config.budget, self.points_summary)
         self.sub_title = str(config.path)
 
     @on(MappingChange)
@@ -221,20 +261,25 @@ class PoeTuiApp(App[None]):
         if self.config is None or self.configs is None:
             return
         try:
-            self.post_message(ConfigApplied(self.configs.store_key(self.config, message.kind, message.value)))
+            if message.pool is not None:
+                changed = self.configs.store_pool_key(self.config, message.pool, message.value)
+            else:
+                changed = self.configs.store_key(self.config, message.kind, message.value)
+            self.post_message(ConfigApplied(changed))
         except UserError as exc:
             self.post_message(ConfigRefused(str(exc)))
 
     @on(KeysPane.CheckPoeKey)
-    def _on_check_key(self) -> None:
-        self.check_poe_key()
+    def _on_check_key(self, message: KeysPane.CheckPoeKey) -> None:
+        self.check_poe_key(message.pool)
 
     @work(thread=True, exclusive=True, group="poe-key", exit_on_error=False)
-    def check_poe_key(self) -> None:
-        from claude_poe_tui.control.keys import check_poe_key
+    def check_poe_key(self, pool=None) -> None:
+        from claude_poe_tui.control.keys import check_poe_key, check_pool_key
 
         if self.config is not None:
-            self.post_message(PoeKeyChecked(check_poe_key(self.config)))
+            check = check_pool_key(self.config, pool) if pool is not None else check_poe_key(self.config)
+            self.post_message(PoeKeyChecked(check))
 
     @on(PoeKeyChecked)
     def _on_key_checked(self, message: PoeKeyChecked) -> None:
@@ -271,17 +316,38 @@ class PoeTuiApp(App[None]):
             on_update=lambda update: self.post_message(RequestsRead(update)),
             on_error=lambda exc: self.post_message(RequestLogFailed(str(exc))),
             clock=lambda: current_time(),
+            points=PointsFollower(self.request_log_path, clock=lambda: current_time()),
         )
         self.request_log.start()
 
     @on(RequestsRead)
     def _show_requests(self, message: RequestsRead) -> None:
+        update = message.update
         try:
-            if message.records:
-                self.query_one(LogsPane).add_records(message.records)
-            if message.figures.window == self.window_label:  # else computed just before the window changed
-                self._show_figures(message.figures)
-            if message.history:
+            logs = self.query_one(LogsPane)
+            if update.records:
+                logs.add_records(update.records)
+                if self.gateway is not None and self.gateway.take_records(update.records):
+                    self._show_remote_models(force=True)
+            if update.points or update.points_reset:
+                logs.add_points(update.points, reset=update.points_reset)
+            if update.points_error and not self._points_error_told:
+                self._points_error_told = True
+                self.notify(f"{update.points_error}. Requests are still shown; points, balance and budgets are not "
+                            "updated any more.", title="The points beside the request log cannot be read",
+                            severity="error", timeout=20)
+            if update.points_loaded:
+                self.points_shown = True
+                self.call_after_refresh(freeze_long_lived_objects)  # the store's figures live as long
+            if update.summary_changed:
+                self._show_points_summary(update.summary)
+            if update.figures.window == self.window_label:  # else computed just before the window changed
+                self.latest_model_points = update.model_points
+                self._show_figures(update.figures)
+            if update.sessions is not None:
+                self._latest_sessions = (update.sessions, update.sessions_total)
+                self._show_sessions()
+            if update.history:
                 self.request_history_shown = True
                 self.call_after_refresh(freeze_long_lived_objects)
         except NoMatches:  # the app is closing: its panes are gone
@@ -289,6 +355,61 @@ class PoeTuiApp(App[None]):
         finally:
             if self.request_log is not None:
                 self.request_log.shown()
+
+    def _show_sessions(self, *, now: bool = False) -> None:
+        """Sessions redraws while it is on screen, at most once a second (as Latency); rows held back
+        by that are drawn by the next tick."""
+        if self._latest_sessions is None or self.query_one(TabbedContent).active != "sessions":
+            return
+        if not now and time.monotonic() - self._sessions_shown_at < 1.0:
+            self._sessions_held = True
+            return
+        self._sessions_shown_at, self._sessions_held = time.monotonic(), False
+        self.query_one(SessionsPane).show_sessions(*self._latest_sessions)
+
+    # -- points: balance, burn rate, budgets, low balance --
+
+    def _show_points_summary(self, summary: dict | None) -> None:
+        self.points_summary = summary
+        self.status.points = summary
+        budget = self.config.budget if self.config is not None else None
+        self.query_one(SessionsPane).show_points(budget, summary)
+        alerts = alert_messages(summary)
+        for message in sorted(alerts - self._alerts_shown):
+            self.notify(message, title="Low Poe balance", severity="warning", timeout=30)
+        self._alerts_shown = alerts  # a notice that clears and comes back is told again
+
+    @on(SessionsPane.EditBudgets)
+    def _on_edit_budgets(self) -> None:
+        if self.config is None:
+            self.notify(self.config_error or "no config", severity="error")
+            return
+
+        def done(values: dict | None) -> None:
+            if values is not None:
+                self.set_budgets(values)
+
+        from claude_poe_tui.ui.screens.budget_editor import BudgetEditorScreen
+
+        self.push_screen(BudgetEditorScreen(self.config.budget, self.config_path.name), done)
+
+    @work(thread=True, exclusive=True, group="config", exit_on_error=False)
+    def set_budgets(self, values: dict) -> None:
+        assert self.configs is not None
+        try:
+            self.post_message(ConfigApplied(self.configs.set_budgets(values)))
+        except UserError as exc:
+            self.post_message(ConfigRefused(str(exc)))
+
+    @on(SessionsPane.ShowRequests)
+    def _on_show_session(self, message: SessionsPane.ShowRequests) -> None:
+        if message.session == NO_SESSION:
+            self.notify("Requests without a session id cannot be picked out by session; Logs shows them all.",
+                        timeout=6)
+            self.action_pane("logs")
+            return
+        self.action_pane("logs")
+        self.query_one(LogsPane).filter_by(f"session:{message.session}")
 
     @on(RequestLogFailed)
     def _request_log_failed(self, message: RequestLogFailed) -> None:
@@ -312,7 +433,7 @@ class PoeTuiApp(App[None]):
         if not now and time.monotonic() - self._latency_shown_at < 1.0:
             return
         self._latency_shown_at = time.monotonic()
-        self.query_one(LatencyPane).show(figures.summary, figures.series, figures.window)
+        self.query_one(LatencyPane).show(figures.summary, figures.series, figures.window, self.latest_model_points)
 
     @on(LatencyPane.WindowChange)
     def _next_window(self) -> None:
@@ -321,6 +442,7 @@ class PoeTuiApp(App[None]):
         window = self.request_log.next_window()
         figures = self.request_log.figures()
         if figures is not None:
+            self.latest_model_points = self.request_log.model_points(window)
             self._show_figures(figures, now=True)
         self.notify(f"Statistics over the last {window}.", timeout=3)
 
@@ -336,7 +458,16 @@ class PoeTuiApp(App[None]):
 
     # -- the proxy --
 
+    def _refuse_remote(self, verb: str) -> bool:
+        if self.remote is not None:
+            self.notify(f"This dashboard shows the gateway at {self.remote.url}: {verb} it on its machine "
+                        "(claude-poe-tui serve there, or its service manager).", severity="warning", timeout=8)
+            return True
+        return False
+
     def action_toggle_proxy(self) -> None:
+        if self._refuse_remote("start or stop"):
+            return
         if self.proxy is None:
             self.notify(self.config_error or "no config", severity="error")
             return
@@ -346,6 +477,8 @@ class PoeTuiApp(App[None]):
         self.proxy.request(self.proxy.toggle_action())
 
     def action_restart_proxy(self) -> None:
+        if self._refuse_remote("restart"):
+            return
         if self.proxy is None:
             return
         if not self.proxy.can_control:
@@ -367,6 +500,8 @@ class PoeTuiApp(App[None]):
             return
         if isinstance(event, StateChanged):
             self._show_proxy_state()
+            if event.state is ProxyState.RUNNING:
+                self._watch_status()
             session = self.session
             # A crash the proxy restarts from by itself shows in the status line; the crash
             # screen is for one that stays down.
@@ -395,6 +530,95 @@ class PoeTuiApp(App[None]):
         if self.proxy is not None:
             self.status.uptime = self.proxy.session.uptime
             self.proxy.tick()
+        if self._sessions_held:
+            self._show_sessions()
+        if self.gateway is not None:
+            started = self.gateway.started_at
+            self.status.uptime = time.time() - started if started is not None else None
+
+    # -- the gateway's status page (pool keys out, members; everything for a remote gateway) --
+
+    def _watch_status(self) -> None:
+        """Ask the proxy's status page every few seconds, from the moment it runs."""
+        if self.gateway_status is not None:
+            self.gateway_status.look_now()
+            return
+        if self.remote is not None:
+            url, key, words = self.remote.url, self.remote.key, self.remote.key_words
+        else:
+            if self.config is None:
+                return
+            from claude_poe_tui.keys import KeyKind, describe_key
+
+            url, key, words = self.config.base_url, describe_key(self.config, KeyKind.MASTER).value, "the master key"
+        from claude_poe_tui.control.status import StatusWatcher
+
+        self.gateway_status = StatusWatcher(url, key, lambda report: self.post_message(StatusRead(report)),
+                                            key_words=words)
+        self.gateway_status.start()
+
+    @on(StatusRead)
+    def _on_status(self, message: StatusRead) -> None:
+        report = message.report
+        self.last_status = report
+        try:
+            self.query_one(KeysPane).show_status(report)
+            if self.gateway is not None:
+                self.gateway.take_status(report)
+                self._show_remote_state()
+                self._show_remote_models()
+        except NoMatches:
+            pass
+
+    # -- a remote gateway --
+
+    def _mount_remote(self, remote: RemoteTarget) -> None:
+        from claude_poe_tui.control.remote import RemoteFeed, RemoteGateway, RequestStream
+
+        self.gateway = RemoteGateway(remote)
+        self.status.url = remote.url
+        self.status.owner = f"remote gateway (key: {remote.key_name})"
+        self.status.state = ProxyState.STARTING
+        self.status.detail = "connecting"
+        self.sub_title = f"{remote.url} (remote)"
+        self.query_one(KeysPane).show_remote(remote.url, remote.key, remote.key_name, remote.key_origin)
+        sessions = self.query_one(SessionsPane)
+        sessions.remote = remote.url
+        sessions.refresh_bindings()
+        self.query_one(LogsPane).points_note = "counted on the gateway's machine, not shown here"
+        sessions.show_points(None, None)
+        self.query_one(ModelsPane).show_remote(remote.url, [], {})
+        output = self.query_one(OutputPane)
+        output.add_lines([f"This dashboard shows the gateway at {remote.url}; its own output is on its machine."])
+        stream = RequestStream(remote, on_state=lambda up, why: self.post_message(RemoteLinkChanged(up, why)))
+        self.request_log = RequestLogWatcher(
+            Path(stream.url),
+            on_update=lambda update: self.post_message(RequestsRead(update)),
+            on_error=lambda exc: self.post_message(RequestLogFailed(str(exc))),
+            clock=lambda: current_time(),
+            feed=lambda **kwargs: RemoteFeed(stream, **kwargs),
+        )
+        self.request_log.start()
+        self._watch_status()
+
+    @on(RemoteLinkChanged)
+    def _on_remote_link(self, message: RemoteLinkChanged) -> None:
+        if self.gateway is not None:
+            self.gateway.take_link(message.connected, message.detail)
+            self._show_remote_state()
+
+    def _show_remote_state(self) -> None:
+        """Running when the status page answers and the request stream is up; else disconnected, and why."""
+        assert self.gateway is not None
+        if self.gateway.answering:
+            self.status.state, self.status.detail = ProxyState.RUNNING, ""
+        self.status.disconnected = self.gateway.disconnected
+
+    def _show_remote_models(self, *, force: bool = False) -> None:
+        assert self.gateway is not None
+        models, names = self.query_one(ModelsPane), self.gateway.names
+        if names and (force or [m.name for m in models.mappings] != names):
+            models.show_remote(self.gateway.target.url, names, self.gateway.bots)
 
     # -- navigation and help --
 
@@ -417,6 +641,7 @@ class PoeTuiApp(App[None]):
             "logs": "#logs-table",
             "latency": "#latency-table",
             "output": "#output-log",
+            "sessions": "#sessions-table",
         }
         return self.query_one(focus_targets[pane])
 
@@ -433,6 +658,8 @@ class PoeTuiApp(App[None]):
             self.call_after_refresh(self._focus_pane, pane)
             if pane == "latency":
                 self._show_latency(now=True)
+            if pane == "sessions":
+                self._show_sessions(now=True)
 
     def action_back(self) -> None:
         pane = self.query_one(TabbedContent).active
@@ -450,6 +677,7 @@ class PoeTuiApp(App[None]):
             ("3 Logs", LogsPane.HELP, bindings(LogsPane)),
             ("4 Latency", LatencyPane.HELP, bindings(LatencyPane)),
             ("5 Proxy output", OutputPane.HELP, [b for b in bindings(OutputView) if b.id]),
+            ("6 Sessions", SessionsPane.HELP, bindings(SessionsPane)),
         ]
 
     async def action_models_action(self, action: str) -> None:
@@ -460,12 +688,16 @@ class PoeTuiApp(App[None]):
         self.action_pane("keys")
         await self.query_one(KeysPane).run_action(action)
 
+    async def action_sessions_action(self, action: str) -> None:
+        self.action_pane("sessions")
+        await self.query_one(SessionsPane).run_action(action)
+
     async def action_logs_action(self, action: str) -> None:
         self.action_pane("logs")
         await self.query_one(LogsPane).run_action(action)
 
     def action_refresh_catalog(self) -> None:
-        if self.config is not None:
+        if self.config is not None and self.remote is None:
             self.query_one(ModelsPane).show_catalog(None, "Poe catalog: refreshing…")
             self.load_catalog(refresh=True)
 
@@ -476,6 +708,8 @@ class PoeTuiApp(App[None]):
         self.push_screen("help")
 
     async def action_quit(self) -> None:
+        if self.gateway_status is not None:
+            self.gateway_status.close(0.1)
         if self.proxy is not None:
             if self.proxy.session.mode is SessionMode.OWNED:
                 self.status.state = ProxyState.STOPPING

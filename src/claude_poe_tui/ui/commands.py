@@ -22,7 +22,9 @@ ACTIONS: tuple[tuple[str, str, str], ...] = (
     ("Logs: show the request log", "Every request, live", "pane('logs')"),
     ("Logs: filter", "By model, status or text", "logs_action('filter')"),
     ("Logs: follow new requests", "Jump to the newest and keep following", "logs_action('follow')"),
-    ("Latency: show per-model figures", "p50/p95/p99, time to first token, errors", "pane('latency')"),
+    ("Latency: show per-model figures", "p50/p95/p99, time to first token, errors, points", "pane('latency')"),
+    ("Sessions: show Claude Code sessions", "Requests, bots, points, first and last time; budgets", "pane('sessions')"),
+    ("Sessions: edit the budgets", "Points per session, per day, balance to keep ([budget])", "sessions_action('budgets')"),
     ("Help: keys", "Every key binding", "help"),
     ("App: quit", "Stops the proxy this dashboard started", "quit"),
 )

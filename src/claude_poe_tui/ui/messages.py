@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from textual.message import Message
 
 from claude_poe_tui.clipboard import CopyResult
@@ -11,6 +13,9 @@ from claude_poe_tui.control.mappings import MappingEdit
 from claude_poe_tui.control.proxy import ProxyAction
 from claude_poe_tui.control.requests import RequestsUpdate
 from claude_poe_tui.proxy.parent.process import ProxyEvent
+
+if TYPE_CHECKING:
+    from claude_poe_tui.control.status import StatusReport
 
 
 class ProxyEventArrived(Message):
@@ -98,3 +103,20 @@ class CopyDone(Message):
         self.what = what
         self.text = text
         self.result = result
+
+
+class StatusRead(Message):
+    """The gateway's status page was asked (``report.ok``: it answered)."""
+
+    def __init__(self, report: StatusReport) -> None:
+        super().__init__()
+        self.report = report
+
+
+class RemoteLinkChanged(Message):
+    """A remote gateway's request stream came up or went down (``detail`` says why and what next)."""
+
+    def __init__(self, connected: bool, detail: str) -> None:
+        super().__init__()
+        self.connected = connected
+        self.detail = detail

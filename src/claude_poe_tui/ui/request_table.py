@@ -97,7 +97,8 @@ class RequestTable(ScrollView, can_focus=True):
         self.cursor_row = 0
         self.following = True  # the cursor stays on the newest row as rows arrive
         self._widths = [0] * len(self.columns)  # the widest cell of each column (titles aside)
-        self._lines: LRUCache[tuple[int, int, int], Strip] = LRUCache(1024)  # (row key, fit, stripe)
+        self._lines: LRUCache[tuple[int, int, int, int], Strip] = LRUCache(1024)  # (row key, fit, stripe, version)
+        self._versions: dict[int, int] = {}  # row key -> how many times its content changed
         self._layout = 0  # bumped when a column's content gets wider
         self._fit_for: tuple[int, int] | None = None  # (layout, width) the columns were fitted for
         self._fit = 0  # bumped when the fitted columns change: cached lines are stale
@@ -145,6 +146,18 @@ class RequestTable(ScrollView, can_focus=True):
         self._layout += 1
         self._resize()
         self.scroll_to(0, 0, animate=False, immediate=True, force=True)
+        self.refresh()
+
+    def redraw(self, rows: Iterable[tuple[int, RequestRecord]] = ()) -> None:
+        """Draw these rows (``(key, record)``) again: what ``format_row`` makes of them has changed
+        (their points). Only they are drawn anew; the others stay cached."""
+        for key, record in rows:
+            self._measure(record)
+            self._versions[key] = self._versions.get(key, 0) + 1
+        if len(self._versions) > 2 * (self.rows.maxlen or 0):
+            self._versions.clear()
+            self._lines.clear()
+        self._resize()
         self.refresh()
 
     def _measure(self, record: RequestRecord) -> None:
@@ -264,7 +277,7 @@ class RequestTable(ScrollView, can_focus=True):
         if row == self.cursor_row:  # drawn afresh: its style goes under every cell's own
             style = base + self.get_component_rich_style("request-table--cursor")
             return Strip(self._cells_line(self.format_row(record), style)).crop_extend(scroll_x, scroll_x + width, style)
-        cache_key = (key, self._fit, row % 2)
+        cache_key = (key, self._fit, row % 2, self._versions.get(key, 0))
         strip = self._lines.get(cache_key)
         if strip is None:
             style = base + self.get_component_rich_style("request-table--even-row") if row % 2 else base

@@ -1,4 +1,5 @@
-"""Latency: per model, p50/p95/p99 and time to first token, errors, tokens per second, over time."""
+"""Latency: per model, p50/p95/p99 and time to first token, errors, tokens per second, Poe points
+per request and per hour, over time."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import DataTable, Sparkline, Static
 
+from claude_poe_tui.control.points import ModelPoints
 from claude_poe_tui.ui.columns import Column
 from claude_poe_tui.ui.fitted_table import FittedTable
 
@@ -26,6 +28,8 @@ COLUMNS = (
     Column("ttft_p50", "ttft p50", priority=75),
     Column("ttft_p95", "ttft p95", priority=30),
     Column("tps", "tok/s", priority=60),
+    Column("per_request", "pts/req", priority=45),
+    Column("per_hour", "pts/h", priority=35),
 )
 NO_MODEL = "-"  # how the statistics name requests that never had a model (refused before routing)
 NO_MODEL_LABEL = "(no model)"
@@ -41,12 +45,31 @@ def _ms(value: Any) -> str:
     return "-" if value is None else f"{value:,.0f}"
 
 
+def _points(value: float | None, estimated: bool) -> str:
+    if value is None:
+        return "-"
+    figure = f"{value:,.0f}" if value >= 10 or value == 0 else f"{value:,.1f}"
+    return f"~{figure}" if estimated else figure
+
+
+def points_caption(points: ModelPoints | None) -> str:
+    """One model's Poe points over the window, for the line above the charts: ``~12,345 pts ·
+    ~2,345/req · ~14,000/h`` (``~``: partly estimated)."""
+    if points is None:
+        return ""
+    est = points.estimated
+    return (f"{_points(points.points, est)} pts · {_points(points.per_request, est)}/req · "
+            f"{_points(points.per_hour, est)}/h")
+
+
 class LatencyPane(Vertical):
     HELP = (
         "Per model name Claude Code asked for, over the last window: requests, errors, latency "
         "percentiles, time to first token (streamed requests) and output tokens per second. The "
         "charts follow the selected model, one bar per time bucket. Requests refused before they "
-        "were routed (a wrong key) count under '(no model)'."
+        "were routed (a wrong key) count under '(no model)'. pts/req and pts/h are Poe points per "
+        "request and per hour over the window (~: partly estimated); the line above the charts "
+        "says them for the selected model whatever the width."
     )
     BINDINGS = [
         Binding("w", "next_window", "Window", id="latency.window", tooltip="Cycle the window: 15m, 1h, 6h, 24h"),
@@ -58,6 +81,7 @@ class LatencyPane(Vertical):
         self.series: dict[str, list[dict[str, Any]]] = {}
         self.window_label = "1h"
         self.selected: str | None = None
+        self.points: dict[str, ModelPoints] | None = None
 
     def compose(self) -> ComposeResult:
         yield FittedTable(COLUMNS, id="latency-table", zebra_stripes=True)
@@ -76,14 +100,17 @@ class LatencyPane(Vertical):
         # Charts are one line each on a small terminal, so six models stay in view at 80x24.
         self.set_class(event.size.height >= TALL_CHARTS_FROM, "tall-charts")
 
-    def show(self, summary: dict[str, dict[str, Any]], series: dict[str, list[dict[str, Any]]], window: str) -> None:
-        """New figures: rows are updated in place (no flicker, cursor kept)."""
-        self.summary, self.series, self.window_label = summary, series, window
+    def show(self, summary: dict[str, dict[str, Any]], series: dict[str, list[dict[str, Any]]], window: str,
+             points: dict[str, ModelPoints] | None = None) -> None:
+        """New figures: rows are updated in place (no flicker, cursor kept). ``points``: per model, Poe
+        points of the window (None where no points are kept, such as a remote gateway)."""
+        self.summary, self.series, self.window_label, self.points = summary, series, window, points
         rows = []
         for model in sorted(summary):
             figures = summary[model]
             requests = figures.get("requests", 0)
             errors = figures.get("errors", 0)
+            spent = (points or {}).get(model)
             rows.append((model, {
                 "model": Text(model_label(model), style="dim" if model == NO_MODEL else ""),
                 "requests": f"{requests:,}",
@@ -95,6 +122,8 @@ class LatencyPane(Vertical):
                 "ttft_p50": _ms(figures.get("ttft_p50_ms")),
                 "ttft_p95": _ms(figures.get("ttft_p95_ms")),
                 "tps": "-" if figures.get("tokens_per_second") is None else f"{figures['tokens_per_second']:.1f}",
+                "per_request": _points(spent.per_request, spent.estimated) if spent else "-",
+                "per_hour": _points(spent.per_hour, spent.estimated) if spent else "-",
             }))
         self.table.set_rows(rows)
         if self.selected not in summary:
@@ -115,6 +144,9 @@ class LatencyPane(Vertical):
             title = f"{NO_MODEL_CAPTION}, last {self.window_label}"
         else:
             title = f"{self.selected}: last {self.window_label}"
+            caption = points_caption((self.points or {}).get(self.selected))
+            if caption:
+                title += f" · {caption}"
         self.query_one("#latency-title", Static).update(Text(title))
         self.query_one("#chart-latency", Sparkline).data = [b.get("p50_ms") or 0 for b in buckets]
         self.query_one("#chart-requests", Sparkline).data = [b.get("requests", 0) for b in buckets]

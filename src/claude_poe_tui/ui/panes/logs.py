@@ -5,6 +5,7 @@ from __future__ import annotations
 import collections
 import itertools
 import time
+from collections.abc import Iterable
 
 from rich.text import Text
 from textual import on
@@ -13,6 +14,8 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import Input, Static
 
+from claude_poe_tui.control.points import points_text
+from claude_poe_tui.points.model import PointsKind, PointsLine
 from claude_poe_tui.requestlog.describe import failed_before, target
 from claude_poe_tui.requestlog.feed import RECENT_KEPT
 from claude_poe_tui.requestlog.query import RecordQuery, parse_query
@@ -23,6 +26,7 @@ from claude_poe_tui.ui.screens.record_detail import RecordDetailScreen
 from claude_poe_tui.wording import counted
 
 ROWS_KEPT = RECENT_KEPT  # the pane's memory bound; older requests stay in the log file
+POINTS_KEPT = 2 * ROWS_KEPT  # points lines by request id (a line may come before its request's row)
 
 
 def _status_cell(record: RequestRecord) -> Text:
@@ -35,18 +39,19 @@ def _ms(value: float | None) -> str:
 
 
 # Streaming is left to the details (enter): Claude Code streams nearly everything. When the pane is
-# narrow the least useful columns go first (route, then the Poe bot): what a request cost in time
-# and tokens, and why it failed, stay on screen.
+# narrow the least useful columns go first (route, then the Poe bot): what a request cost in time,
+# tokens and points, and why it failed, stay on screen.
 COLUMNS = (
     Column("time", "time", priority=100),
     Column("status", "status", priority=95),
-    Column("model", "model", priority=85, min_width=12),
+    Column("model", "model", priority=85, min_width=11),
     Column("bot", "Poe bot", priority=60, min_width=10, max_width=60),
     Column("route", "route", priority=40),
     Column("ms", "ms", priority=80),
     Column("ttft", "ttft ms", priority=78, short_title="ttft"),
     Column("tokens", "tokens", priority=76),
-    Column("error", "error", priority=90, min_width=12, max_width=160),
+    Column("points", "points", priority=70, short_title="pts"),
+    Column("error", "error", priority=90, min_width=11, max_width=160),
 )
 
 
@@ -63,7 +68,17 @@ def bot_cell(record: RequestRecord) -> str | Text:
     return text
 
 
-def record_row(record: RequestRecord) -> tuple[str | Text, ...]:
+POINTS_STYLES = {PointsKind.EXACT: "", PointsKind.AMBIGUOUS: "yellow", PointsKind.ESTIMATED: "dim"}
+
+
+def points_cell(line: PointsLine | None) -> str | Text:
+    """``1,234`` exact, ``≈1,234`` ambiguous, ``~12`` estimated, ``-`` never reached Poe."""
+    if line is None:
+        return "-"
+    return Text(points_text(line), style=POINTS_STYLES[line.kind])
+
+
+def record_row(record: RequestRecord, points: PointsLine | None = None) -> tuple[str | Text, ...]:
     tokens = "-" if record.output_tokens is None else f"{record.input_tokens or 0}/{record.output_tokens}"
     return (
         time.strftime("%H:%M:%S", time.localtime(record.ts)),
@@ -74,15 +89,21 @@ def record_row(record: RequestRecord) -> tuple[str | Text, ...]:
         _ms(record.latency_ms),
         _ms(record.ttft_ms),
         tokens,
+        points_cell(points),
         Text(f"{record.error_type}: {record.error_message or ''}"[:120], style="red") if record.error_type else "",
     )
 
 
-def selected_text(record: RequestRecord) -> Text:
+def selected_text(record: RequestRecord, points: PointsLine | None = None) -> Text:
     """The cursor's request in one (wrapping) line, whatever columns the width left out."""
     text = Text("▸ ", style="bold")
     where = target(record)
     text.append(where or f"{record.method} {record.path} (refused before it was routed)")
+    if points is not None:
+        text.append(" · ")
+        text.append_text(Text(f"{points_text(points)} points", style=POINTS_STYLES[points.kind]))
+        if points.kind is not PointsKind.EXACT:
+            text.append(f" ({points.kind.value})", style="dim")
     if record.error_type or record.error_message:
         text.append(" · ")
         text.append(f"{record.error_type or 'error'}: {record.error_message or ''}", style="red")
@@ -99,7 +120,10 @@ class LogsPane(Vertical):
         "following and counts new requests; end (or G) resumes. / filters: model:NAME bot:NAME "
         "status:5xx route:chat error:TYPE session:ID agent:ID member:NAME and free words. The Poe "
         "bot column names the bot that answered and, after it, those that failed first. Enter "
-        "opens a request with all its fields."
+        "opens a request with all its fields. Points are Poe's: 12 exact (Poe's history has one entry "
+        "for it), ≈12 ambiguous (concurrent requests to one bot share Poe's entries: their total is Poe's, "
+        "the split a guess), ~12 estimated (from the catalog's price, until Poe's history says), - for "
+        "a request that never reached Poe."
     )
     BINDINGS = [
         Binding("slash", "filter", "Filter", id="logs.filter",
@@ -116,11 +140,16 @@ class LogsPane(Vertical):
         self.unseen = 0
         self._keys = itertools.count()
         self._selected_record: RequestRecord | None = None
+        self._selected_points: PointsLine | None = None
+        self.points: collections.OrderedDict[str, PointsLine] = collections.OrderedDict()
+        """Points by request id, as the proxy's points store says (bounded; older rows show ``-``)."""
+        self._by_id: dict[str, tuple[int, RequestRecord]] = {}  # request id -> its row (key, record)
+        self.points_note: str | None = None  # why no points show (a remote gateway keeps its own)
 
     def compose(self) -> ComposeResult:
         yield Input(placeholder="filter: model:sonnet status:5xx agent:… words  (enter applies, esc clears)",
                     id="logs-filter")
-        yield RequestTable(COLUMNS, record_row, max_rows=ROWS_KEPT, id="logs-table")
+        yield RequestTable(COLUMNS, self.row, max_rows=ROWS_KEPT, id="logs-table")
         yield Static(id="logs-selected", classes="detail")
         yield Static(id="logs-status")
 
@@ -131,14 +160,39 @@ class LogsPane(Vertical):
     def table(self) -> RequestTable:
         return self.query_one("#logs-table", RequestTable)
 
+    def row(self, record: RequestRecord) -> tuple[str | Text, ...]:
+        return record_row(record, self.points.get(record.id))
+
     # -- feeding --
+
+    def add_points(self, lines: Iterable[PointsLine], *, reset: bool = False) -> None:
+        """Points new or changed (estimate, then Poe's figure): the rows they belong to are redrawn."""
+        if reset:
+            self.points.clear()
+        changed = []
+        for line in lines:
+            self.points.pop(line.id, None)
+            self.points[line.id] = line
+            row = self._by_id.get(line.id)
+            if row is not None:
+                changed.append(row)
+        while len(self.points) > POINTS_KEPT:
+            self.points.popitem(last=False)
+        if changed or reset:
+            self.table.redraw(self._by_id.values() if reset else changed)
+            self._show_selected()
 
     def add_records(self, records: list[RequestRecord]) -> None:
         records = records[-ROWS_KEPT:]  # older ones would be dropped again at once
         matching = []
+        if len(self.records) + len(records) > ROWS_KEPT:
+            for _, old in itertools.islice(self.records, len(self.records) + len(records) - ROWS_KEPT):
+                self._by_id.pop(old.id, None)
         for record in records:
             key = next(self._keys)
             self.records.append((key, record))
+            if record.id:
+                self._by_id[record.id] = (key, record)
             if self.query.matches(record):
                 matching.append((key, record))
         if not matching:
@@ -165,9 +219,10 @@ class LogsPane(Vertical):
             selected.update("")
             return
         record = table.record_at(min(table.cursor_row, table.row_count - 1))
-        if record is not self._selected_record:
-            self._selected_record = record
-            selected.update(selected_text(record))
+        points = self.points.get(record.id)
+        if record is not self._selected_record or points is not self._selected_points:
+            self._selected_record, self._selected_points = record, points
+            selected.update(selected_text(record, points))
 
     def _show_status(self) -> None:
         self._show_selected()
@@ -193,6 +248,15 @@ class LogsPane(Vertical):
         box = self.query_one("#logs-filter", Input)
         box.add_class("visible")
         box.focus()
+
+    def filter_by(self, text: str) -> None:
+        """Show only the requests ``text`` matches (as typed after /), the filter box showing it."""
+        box = self.query_one("#logs-filter", Input)
+        with box.prevent(Input.Changed):
+            box.value = text
+        box.add_class("visible")
+        self._apply_query(parse_query(text))
+        self.table.focus()
 
     def action_clear_filter(self) -> None:
         box = self.query_one("#logs-filter", Input)
@@ -226,4 +290,5 @@ class LogsPane(Vertical):
     def action_open(self) -> None:
         table = self.table
         if table.row_count:
-            self.app.push_screen(RecordDetailScreen(table.record_at(table.cursor_row)))
+            record = table.record_at(table.cursor_row)
+            self.app.push_screen(RecordDetailScreen(record, self.points.get(record.id), points_note=self.points_note))

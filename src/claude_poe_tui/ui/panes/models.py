@@ -53,6 +53,7 @@ class ModelsPane(Vertical):
         self.known_bots: dict[str, str] | None = None  # lower-case id -> id, once the catalog is in
         self.catalog_note = "Poe catalog: loading…"
         self.slots: dict[str, str] = {}  # model name -> "opus"/"sonnet"/"haiku" slot it fills
+        self.read_only: str | None = None  # why the mappings cannot be edited here (a remote gateway)
 
     def compose(self) -> ComposeResult:
         yield FittedTable(COLUMNS, id="models-table", zebra_stripes=True)
@@ -75,13 +76,23 @@ class ModelsPane(Vertical):
                 self.slots.setdefault(chosen, slot)
         self._refresh(select)
 
+    def show_remote(self, url: str, names: list[str], bots: dict[str, str]) -> None:
+        """A remote gateway's mappings, read-only: its names (status page) and the bots that answered them."""
+        self.read_only = (f"Read-only: these are the mappings of {url}. Edit them on its machine (its dashboard, "
+                          "or its config.toml): the gateway applies them without a restart.")
+        self.mappings = [ModelMapping(name, bots.get(name, "?")) for name in names]
+        self.slots = {}
+        self.catalog_note = ""
+        self.refresh_bindings()
+        self._refresh()
+
     def show_catalog(self, bot_ids: list[str] | None, note: str) -> None:
         self.known_bots = {bot.lower(): bot for bot in bot_ids} if bot_ids is not None else None
         self.catalog_note = note
         self._refresh()
 
     def _catalog_cell(self, mapping: ModelMapping) -> Text:
-        if self.known_bots is None:
+        if self.known_bots is None or self.read_only:
             return Text("?", style="dim")
         if mapping.poe_model.lower() in self.known_bots:
             return Text("✓ yes", style="green")
@@ -101,6 +112,11 @@ class ModelsPane(Vertical):
         return Text("auto", style="dim")
 
     def _cells(self, index: int, mapping: ModelMapping) -> dict[str, Text | str]:
+        if self.read_only:  # only the name and the bot that last answered it are known
+            return {"index": str(index + 1), "name": Text(mapping.name),
+                    "bot": Text(mapping.poe_model, style="dim" if mapping.poe_model == "?" else ""),
+                    "route": Text("?", style="dim"), "thinking": Text("?", style="dim"),
+                    "fallbacks": Text("?", style="dim"), "catalog": Text("?", style="dim"), "slot": ""}
         return {
             "index": str(index + 1),
             "name": Text(mapping.name),
@@ -114,14 +130,27 @@ class ModelsPane(Vertical):
 
     def _refresh(self, select: int | None = None) -> None:
         self.table.set_rows([(str(i), self._cells(i, m)) for i, m in enumerate(self.mappings)], cursor=select)
-        hint = Text("No mappings yet: press a to map a Claude Code model name to a Poe bot.    ") if not self.mappings else Text()
-        hint.append(self.catalog_note)
+        if self.read_only:
+            hint = Text(self.read_only)
+        else:
+            hint = Text("No mappings yet: press a to map a Claude Code model name to a Poe bot.    ") if not self.mappings else Text()
+            hint.append(self.catalog_note)
         self.query_one("#models-hint", Static).update(hint)
         self._show_detail()
 
     def detail_text(self, index: int) -> Text:
         """The selected mapping in full, whatever columns the width left out."""
         mapping = self.mappings[index]
+        if self.read_only:
+            text = Text()
+            text.append(mapping.name, style="bold")
+            if mapping.poe_model == "?":
+                text.append(" · no request for it yet, so the bot that answers it is not known here", style="dim")
+            else:
+                text.append(" → ")
+                text.append(mapping.poe_model, style="bold")
+                text.append(" (the bot that last answered it)", style="dim")
+            return text
         text = Text()
         text.append(mapping.name, style="bold")
         text.append(" → ")
@@ -157,7 +186,22 @@ class ModelsPane(Vertical):
             return None
         return min(self.table.cursor_row, len(self.mappings) - 1)
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # A remote gateway's mappings are read-only: the editing keys are shown disabled (the hint says why).
+        if self.read_only and action in ("add", "edit", "delete", "move"):
+            return None
+        return True
+
+    def _refuse_read_only(self) -> bool:
+        if self.read_only:
+            self.notify(self.read_only, severity="warning", timeout=8)
+            return True
+        return False
+
     def action_add(self) -> None:
+        if self._refuse_read_only():
+            return
+
         def done(result: ModelMapping | None) -> None:
             if result is not None:
                 self.post_message(MappingChange(MappingEdit.add(result)))
@@ -170,6 +214,8 @@ class ModelsPane(Vertical):
         self.action_edit()
 
     def action_edit(self) -> None:
+        if self._refuse_read_only():
+            return
         index = self._selected()
         if index is None:
             self.action_add()
@@ -183,6 +229,8 @@ class ModelsPane(Vertical):
         self.app.push_screen(screen, done)
 
     def action_delete(self) -> None:
+        if self._refuse_read_only():
+            return
         index = self._selected()
         if index is None:
             return
@@ -196,6 +244,8 @@ class ModelsPane(Vertical):
         self.app.push_screen(ConfirmScreen(question, confirm_label="Delete"), done)
 
     def action_move(self, step: int) -> None:
+        if self._refuse_read_only():
+            return
         index = self._selected()
         if index is None:
             return

@@ -1,5 +1,5 @@
 """One request with all its fields, in words: which bot answered, which failed before it, which
-subagent asked, timings and tokens."""
+subagent asked, timings, tokens and Poe points."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from claude_poe_tui.control.points import points_words
+from claude_poe_tui.points.model import PointsLine
 from claude_poe_tui.requestlog.record import RequestRecord
 
 INTERNAL = {"v"}  # the record's schema version: for the reader, not for people
@@ -47,7 +49,8 @@ def _failed_lines(failed: list[Any]) -> Text:
     return text
 
 
-def record_fields(record: RequestRecord) -> list[tuple[str, Text]]:
+def record_fields(record: RequestRecord, points: PointsLine | None = None,
+                  points_note: str | None = None) -> list[tuple[str, Text]]:
     """``(label, value)`` lines for one request; values from the log are plain text, never markup."""
     rows: list[tuple[str, Text]] = []
 
@@ -75,6 +78,14 @@ def record_fields(record: RequestRecord) -> list[tuple[str, Text]]:
     if speed is not None:
         tokens += f" ({speed:.1f} tokens/s)"
     add("tokens", tokens)
+    if points is not None:
+        add("points", points_words(points))
+    elif record.poe_model and points_note:
+        add("points", points_note, "dim")
+    elif record.poe_model:
+        add("points", "not known here (no line in the points store beside the request log for this request)", "dim")
+    else:
+        add("points", "none: it never reached Poe")
     if record.max_tokens_lowered:
         asked, sent = (list(record.max_tokens_lowered) + [None, None])[:2]
         add("max_tokens", f"lowered from {asked} to {sent}, the bot's maximum output")
@@ -100,11 +111,11 @@ def record_fields(record: RequestRecord) -> list[tuple[str, Text]]:
     return rows
 
 
-def record_table(record: RequestRecord) -> Table:
+def record_table(record: RequestRecord, points: PointsLine | None = None, points_note: str | None = None) -> Table:
     table = Table(show_header=False, box=None, padding=(0, 2))
     table.add_column("field", style="bold cyan", no_wrap=True)
     table.add_column("value", overflow="fold")
-    for label, value in record_fields(record):
+    for label, value in record_fields(record, points, points_note):
         table.add_row(label, value)
     return table
 
@@ -112,11 +123,14 @@ def record_table(record: RequestRecord) -> Table:
 class RecordDetailScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape,enter,q", "dismiss", "Close", id="detail.close")]
 
-    def __init__(self, record: RequestRecord) -> None:
+    def __init__(self, record: RequestRecord, points: PointsLine | None = None, *,
+                 points_note: str | None = None) -> None:
         super().__init__(classes="dialog-screen")
         self.record = record
+        self.points = points
+        self.points_note = points_note
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(classes="dialog wide", id="record-detail"):
             yield Static(Text(f"Request {self.record.id}"), classes="dialog-title")
-            yield Static(record_table(self.record))
+            yield Static(record_table(self.record, self.points, self.points_note))
