@@ -29,6 +29,7 @@ error status, an answer that is not a page of history — the requests keep thei
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import threading
 import time
@@ -320,6 +321,12 @@ class PointsService:
         if record.ts >= now - OPEN_SECONDS:
             self._waiting[record.id] = _Waiting(Candidate(record.id, bot, record.ts, end, ok),
                                                 record.input_tokens, record.output_tokens, known or estimate)
+
+    def set_budget(self, budget: BudgetLimits) -> None:
+        """New ``[budget]`` limits (a reload): they hold from the next check, and the summary says so."""
+        with self._lock:
+            self.settings = dataclasses.replace(self.settings, budget=budget)
+            self._dirty = True
 
     def check(self, session: str | None) -> BudgetRefusal | None:
         """Before a request is forwarded: ``None``, or the refusal to answer with (see :mod:`.budget`)."""

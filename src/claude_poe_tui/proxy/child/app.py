@@ -623,6 +623,12 @@ class GatewayApp:
         fresh = GatewaySettings.from_json(payload.gateway, self.settings.master_key)
         self.engine.reload(payload.router)
         self.settings.take_reload(fresh)
+        points = payload.gateway.get("points")
+        if self.points is not None and isinstance(points, dict):
+            # A budget changed in the dashboard holds from the next request, without a restart.
+            from claude_poe_tui.points.budget import BudgetLimits
+
+            self.points.set_budget(BudgetLimits.from_json(points.get("budget")))
 
     def take_sibling_reload(self) -> None:
         """SIGHUP: another worker took a reload; apply what it saved (once per generation)."""
