@@ -20,7 +20,7 @@ import pytest
 
 TESTS_DIR = Path(__file__).parent
 POE_KEY = "poe-test-key-0123456789"
-MASTER_KEY = "sk-master-test-0123456789abcdef"
+MASTER_KEY = "sk-master-test-0123456789abcdef01"
 
 # The mappings most proxy tests use: a Claude bot (untranslated /v1/messages route) and non-Claude
 # bots (translated chat route).

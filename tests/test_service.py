@@ -135,7 +135,7 @@ def test_install_without_a_reachable_systemd_says_what_to_run(tmp_path: Path, po
 
 def test_install_warns_when_a_key_lives_only_in_the_shell(tmp_path: Path, poe: PoeStandin) -> None:
     box = make_sandbox(tmp_path)
-    write_config(box.config.parent, poe_base_url=poe.base_url, dotenv={"LITELLM_MASTER_KEY": "sk-master-test-0123456789abcdef"})
+    write_config(box.config.parent, poe_base_url=poe.base_url, dotenv={"LITELLM_MASTER_KEY": "sk-master-test-0123456789abcdef01"})
     done = box.run("service", "install", "--print", env=box.env(POE_API_KEY="poe-from-the-shell-123"))
     assert done.returncode == 0  # --print installs nothing, and warns nothing either
     bin_dir = tmp_path / "bin"
