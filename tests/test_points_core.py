@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import statistics
 import subprocess
 import sys
 import time
@@ -292,3 +293,231 @@ def test_points_modules_import_nothing_heavy(module: str) -> None:
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     loaded = {name.split(".")[0] for name in json.loads(done.stdout)}
     assert not loaded & {"textual", "rich", "litellm", "httpx"}
+
+
+# --- a long steady flow: what the service keeps and does per tick must not grow with it ---------
+
+
+class FlowingPoe:
+    """Poe's usage API for a steady flow of requests: request ``i`` (one every ``1 / rate`` seconds
+    from ``t0``) made history entry ``q<i>`` ``offset`` seconds after it arrived. Pages are computed,
+    not stored, so the test's own memory does not grow with the flow."""
+
+    def __init__(self, t0: float, rate: float, offset: float, bot: str, points: int):
+        self.t0, self.rate, self.offset, self.bot, self.points = t0, rate, offset, bot, points
+        self.made = 0  # entries that exist so far
+        self.pages = 0
+
+    def entry(self, i: int) -> dict[str, Any]:
+        when = self.t0 + i / self.rate + self.offset
+        return {"query_id": f"q{i:09d}", "bot_name": self.bot, "creation_time": int(when * 1_000_000),
+                "cost_points": self.points + i % 7, "usage_type": "API"}
+
+    def history_page(self, client: Any, request: PageRequest) -> Any:
+        self.pages += 1
+        top = int(request.starting_after[1:]) if request.starting_after else self.made
+        bottom = max(0, top - request.limit)
+        return {"has_more": bottom > 0, "data": [self.entry(i) for i in range(top - 1, bottom - 1, -1)]}
+
+    def balance(self, client: Any) -> int:
+        return 10_000_000 - self.made
+
+
+def test_a_long_flow_keeps_memory_and_tick_time_flat(tmp_path: Path) -> None:
+    """50,000 requests to one bot, 5 a second (2.8 hours), with their history entries: the service's
+    memory and the time a tick takes stay the same from the 20,000th request to the 50,000th.
+
+    Memory is counted as the objects the garbage collector tracks (every container: each line,
+    entry, record, dict and tuple kept); the sizes of the service's own structures are checked too."""
+    import gc
+
+    from claude_poe_tui.points.service import MAX_POOL, MAX_WAITING, PointsService, PointsSettings
+    from claude_poe_tui.points.ledger import MAX_OPEN
+    from claude_poe_tui.requestlog.record import RequestRecord
+
+    rate, latency, tick, total = 5.0, 0.4, 5.0, 50_000
+    t0 = time.time()
+    clock = [t0]
+    log = tmp_path / "requests.jsonl"
+    settings = PointsSettings(request_log=str(log), poe_base_url="http://poe.invalid/v1",
+                              prices={"gpt-4o": [0.0000025, 0.00001]}, models={"gpt-4o": "GPT-4o"},
+                              budget=BudgetLimits(session_points=1e12, daily_points=1e12, min_balance=1.0))
+    service = PointsService(settings, "key", clock=lambda: clock[0], poll_seconds=15.0)
+    poe = FlowingPoe(t0, rate, 0.1, "GPT-4o", 30)
+    service.api = poe  # the usage API's two calls, without a network
+    service.open()
+    ticks: dict[str, list[tuple[int, float]]] = {"poll": [], "other": []}  # (requests so far, CPU seconds)
+    objects: dict[int, int] = {}
+    unlogged: list[str] = []
+    next_tick = t0 + tick
+    try:
+        for i in range(total):
+            ts = t0 + i / rate
+            clock[0] = ts + latency
+            record = RequestRecord(ts=ts, id=f"req-{i:09d}", session=f"session-{i // 1000}", method="POST",
+                                   path="/v1/messages", model="gpt-4o", poe_model="GPT-4o", route="chat",
+                                   stream=True, status=200, error_type=None, error_message=None,
+                                   latency_ms=latency * 1000, ttft_ms=50.0, input_tokens=1200, output_tokens=80)
+            assert service.check(record.session) is None
+            service.on_record(record)  # as the gateway: before the request log's writer thread has written it
+            unlogged.append(record.to_json())
+            poe.made = i + 1
+            if clock[0] >= next_tick:
+                next_tick += tick
+                with open(log, "a", encoding="utf-8") as handle:
+                    handle.write("\n".join(unlogged) + "\n")
+                unlogged.clear()
+                cpu = time.process_time()
+                service.follow_log()
+                polled = service.poll_due()
+                if polled:
+                    service.poll_once(None)
+                if service._summary_due():
+                    service.write_summary()
+                ticks["poll" if polled else "other"].append((i + 1, time.process_time() - cpu))
+            if i + 1 in (20_000, total):
+                gc.collect()
+                objects[i + 1] = len(gc.get_objects())
+    finally:
+        service._release_lock()
+
+    grown = objects[total] - objects[20_000]
+    assert grown < 2_000, f"the service kept {grown:,} more objects at 50,000 requests than at 20,000"
+    assert len(service._waiting) <= MAX_WAITING and len(service.ledger) <= MAX_OPEN
+    assert len(service._pool) <= MAX_POOL and len(service._consumed) <= MAX_POOL and len(service._handed) < 100
+    # Every request was counted once, and the history kept up: nearly all settled, none given up.
+    assert service.ledger.day(day_of(t0)).requests + service.ledger.day(day_of(clock[0])).requests * (
+        day_of(t0) != day_of(clock[0])) == total
+    assert service.gave_up == 0 and service.history_complete and not service.history_error
+    assert len(service._waiting) < rate * 200
+
+    def median(kind: str, low: int, high: int) -> float:
+        return statistics.median(cpu for n, cpu in ticks[kind] if low < n <= high)
+
+    for kind in ("poll", "other"):
+        early, late = median(kind, 15_000, 20_000), median(kind, 45_000, 50_000)
+        assert late < 2 * early + 0.002, f"a {kind} tick took {late * 1000:.1f} ms at the end, {early * 1000:.1f} ms at 20,000"
+
+
+def test_a_burst_faster_than_the_history_can_be_read_stays_bounded(tmp_path: Path) -> None:
+    """200 requests a second to one bot for 2.5 minutes: more than Poe's history can be paged at
+    our rate limit (100 entries a page), all overlapping (one group of thousands). The waiting
+    requests are capped, the oldest keep their estimates, and a poll stays quick."""
+    from claude_poe_tui.points.service import MAX_WAITING, PointsService, PointsSettings
+    from claude_poe_tui.requestlog.record import RequestRecord
+
+    rate, latency, total = 200.0, 2.0, 30_000
+    t0 = time.time()
+    clock = [t0]
+    settings = PointsSettings(request_log=str(tmp_path / "requests.jsonl"), poe_base_url="http://poe.invalid/v1",
+                              prices={"gpt-4o": [0.0000025, 0.00001]})
+    service = PointsService(settings, "key", clock=lambda: clock[0], poll_seconds=15.0)
+    poe = FlowingPoe(t0, rate, 0.5, "GPT-4o", 30)
+    service.api = poe
+    service.open()
+    polls: list[float] = []
+    try:
+        for i in range(total):
+            ts = t0 + i / rate
+            clock[0] = ts + latency
+            service.on_record(RequestRecord(
+                ts=ts, id=f"req-{i:09d}", session="burst", method="POST", path="/v1/messages", model="gpt-4o",
+                poe_model="GPT-4o", route="chat", stream=True, status=200, error_type=None, error_message=None,
+                latency_ms=latency * 1000, ttft_ms=50.0, input_tokens=1200, output_tokens=80))
+            poe.made = i + 1
+            if service.poll_due():
+                cpu = time.process_time()
+                service.poll_once(None)
+                polls.append(time.process_time() - cpu)
+    finally:
+        service._release_lock()
+    assert len(service._waiting) == MAX_WAITING and service.gave_up == total - MAX_WAITING
+    assert not service.history_complete and service.history_error is None  # behind, not failing
+    assert service.ledger.session("burst").requests == total
+    matched = [line for line in service.ledger.open_lines() if not line.estimated]
+    assert matched and all(line.kind is PointsKind.AMBIGUOUS for line in matched)  # thousands overlap
+    assert len({q for line in matched for q in line.query_ids}) == len(matched)  # an entry to one request
+    assert len(polls) >= 8 and max(polls) < 2.0, polls
+
+
+def test_bursts_are_matched_nearest_first_in_time_order() -> None:
+    """A group too large to search (one bot, overlapping): each request in time order takes the
+    nearest entry left in its window (ties: the smaller query id), as a plain search would."""
+    import random
+
+    rng = random.Random(7)
+    t = 1_700_000_000.0
+    for trial in range(40):
+        records = [candidate(f"r{i}", "GPT-4o", t + rng.random() * 20, rng.choice([0.1, 1.0, 4.0]))
+                   for i in range(rng.randint(40, 150))]
+        entries = [entry(f"q{rng.randrange(10**6):06d}", "GPT-4o",
+                         round(rng.choice(records).ts + rng.uniform(-2, 3), rng.choice([1, 6])), rng.randrange(1, 99))
+                   for _ in range(rng.randint(30, 150))]
+        entries = list({e.query_id: e for e in entries}.values())
+        found = match(records, entries)
+        taken: set[str] = set()
+        expected = {}
+        for record in sorted(records, key=lambda r: (r.ts, r.id)):
+            options = [e for e in entries if record.ts - 2.5 <= e.time <= record.end + 2.5 and e.query_id not in taken]
+            if options:
+                best = min(options, key=lambda e: (abs(e.time - record.ts), e.query_id))
+                taken.add(best.query_id)
+                expected[record.id] = best.query_id
+        assert all(m.kind is PointsKind.AMBIGUOUS for m in found.values())  # one group of over 60
+        assert {rid: m.query_ids[0] for rid, m in found.items()} == expected, trial
+
+
+def test_a_replacing_line_says_what_it_replaces_so_totals_keep_no_lines(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from dataclasses import replace
+
+    import claude_poe_tui.points.ledger as ledger_module
+
+    t = float(int(time.time()) - 600)
+    first = [PointsLine(f"r{i}", t + i, t + i + 0.5, "s1", "gpt-4o", "GPT-4o", 10.0, PointsKind.ESTIMATED, (), t + i + 1)
+             for i in range(6)]
+    later = [replace(first[i], points=20.0 + i, kind=PointsKind.EXACT, query_ids=(f"q{i}",), at=t + 100 + i,
+                     was=first[i].figures) for i in (0, 1, 5)]
+    later.append(replace(later[0], points=5.0, kind=PointsKind.AMBIGUOUS, at=t + 200, was=later[0].figures))
+    latest = {line.id: line for line in [*first, *later]}
+    expected = sum(line.points for line in latest.values())
+
+    small = Ledger(max_open=2)  # keeps two lines for look-ups: the totals need none
+    small.apply_all([*first, *later])
+    assert len(small) == 2 and small.session("s1").points == expected == 5 + 21 + 3 * 10 + 25
+    assert small.session("s1").estimated_requests == 3 and small.day(day_of(t)).requests == 6
+    assert small.last_hour(t + 300) == (81.0, True) and small.spent_since(t + 3.2) == 10 + 10 + 25
+    assert PointsLine.from_json(later[-1].to_json()) == later[-1]  # `was` survives the store
+
+    store = PointsStore(tmp_path / "requests.points.jsonl")
+    store.append([*first, *later])
+    monkeypatch.setattr(ledger_module, "COMPACT_WINDOW", 3)  # r0's estimate is written out before its answer comes
+
+    class AppendsMeanwhile:
+        """The appenders' lock: a line is appended between the pass and the rename."""
+
+        entered = 0
+
+        def __enter__(self) -> None:
+            self.entered += 1
+            if self.entered == 2:
+                PointsStore(store.path).append([PointsLine("r9", t + 9, t + 10, "s1", "gpt-4o", "GPT-4o", 7.0,
+                                                           PointsKind.ESTIMATED, (), t + 300)])
+
+        def __exit__(self, *exc: object) -> None:
+            return None
+
+    kept = store.compact(t + 400, lock=AppendsMeanwhile())
+    lines = list(store.read())
+    assert kept == len(lines) - 1 and lines[-1].id == "r9"  # the line appended meanwhile is kept
+    assert len(lines) == len(first) + len(later) + 1 - 2  # r5's two lines merged, r0's last two
+    assert [line.was for line in lines if line.id == "r0"] == [None, first[0].figures]
+    assert [(line.points, line.was) for line in lines if line.id == "r5"] == [(25.0, None)]
+    again = Ledger(max_open=1)
+    again.apply_all(lines)
+    assert again.session("s1").points == expected + 7.0 and again.session("s1").requests == 7
+    # Compaction rewrites the file only once it has doubled: a constant cost per line appended.
+    monkeypatch.setattr(ledger_module, "COMPACT_BYTES", 100)
+    assert store.size() > 100 and not store.needs_compaction()
+    store.append(lines * 2)
+    assert store.needs_compaction()

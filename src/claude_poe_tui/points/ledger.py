@@ -2,14 +2,19 @@
 
 The store (``<log>.points.jsonl``) is appended to, one :class:`~.model.PointsLine` per change: the
 estimate when a request ends, then what Poe's history says. The request log itself is never
-rewritten. The latest line for an id wins. One process writes it (the one holding the points
-lock); it compacts the file (latest line per id, the last :data:`RETENTION_SECONDS`) by writing a
-new file and renaming it over the old, so readers see either the old or the new file whole.
+rewritten. The latest line for an id wins; a line that replaces another says what it replaces
+(``was``). One process writes it (the one holding the points lock); it compacts the file (latest
+line per id, the last :data:`RETENTION_SECONDS`) by writing a new file and renaming it over the
+old, so readers see either the old or the new file whole, and only once the file has doubled since
+the last compaction (so rewriting it costs a constant amount per line appended).
 
 :class:`Ledger` turns lines into totals per Claude Code session, per day (local time), per model
-and day, and the points of the last hour, in bounded memory: a line can only be replaced while
-its request is "open" (:data:`OPEN_SECONDS`), so only those lines are kept to undo; sessions are
-kept least-recently-active first up to :data:`MAX_SESSIONS`, days up to :data:`MAX_DAYS`.
+and day, and the points of the last hour, in memory that does not grow with the requests: totals
+are running sums; the points by end time are sums per second (the last :data:`FINE_SECONDS`) and
+per minute (the open window); a replacing line carries the figures it replaces, so no line has to
+be kept to take it out again. The latest lines are kept for look-ups (``line``, ``in``), at most
+:data:`OPEN_SECONDS` + 1 h and :data:`MAX_OPEN` of them; sessions are kept least-recently-active
+first up to :data:`MAX_SESSIONS`, days up to :data:`MAX_DAYS`.
 """
 
 from __future__ import annotations
@@ -18,7 +23,8 @@ import os
 import time
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +35,11 @@ OPEN_SECONDS = 7 * 3600  # how long after its first line a request's points may 
 MAX_SESSIONS = 1000
 MAX_DAYS = 40
 MAX_MODELS_PER_DAY = 200
+MAX_OPEN = 10_000  # latest lines kept for look-ups (a request's lines come within its open window)
+FINE_SECONDS = 2 * 3600  # points by the second their request ended, this far back (the last hour, the balance)
+COARSE_STEP = 60.0  # and by the minute over the whole open window
 COMPACT_BYTES = 8 * 1024 * 1024
+COMPACT_WINDOW = 10_000  # requests a compaction holds at once to merge their lines
 CHUNK = 1 << 20
 
 
@@ -105,12 +115,61 @@ class SessionTotals(Totals):
         return data
 
 
+class _Spread:
+    """Points (and estimated requests) by when their request ended, in ``step``-second slots over
+    ``span`` seconds: a ring, so its size never changes. A slot is known by its number (end // step)."""
+
+    __slots__ = ("step", "size", "keys", "points", "estimated")
+
+    def __init__(self, step: float, span: float):
+        self.step = step
+        self.size = int(span // step) + 1
+        self.keys = [-1] * self.size
+        self.points = [0.0] * self.size
+        self.estimated = [0] * self.size
+
+    def add(self, end: float, points: float, estimated: bool, sign: int) -> None:
+        key = int(end // self.step)
+        i = key % self.size
+        held = self.keys[i]
+        if held != key:
+            if held > key:
+                return  # older than the span: nobody asks any more
+            self.keys[i], self.points[i], self.estimated[i] = key, 0.0, 0
+        self.points[i] += sign * points
+        if estimated:
+            self.estimated[i] += sign
+
+    def covers(self, low: float, high: float) -> bool:
+        return int(high // self.step) - int(low // self.step) < self.size
+
+    def total(self, low: float, high: float) -> tuple[float, bool]:
+        """Points of the slots from ``low``'s to ``high``'s, and whether any request in them is estimated."""
+        last = int(high // self.step)
+        first = max(int(low // self.step), last - self.size + 1)
+        total, estimated = 0.0, False
+        keys, points, counts, size = self.keys, self.points, self.estimated, self.size
+        for key in range(first, last + 1):
+            i = key % size
+            if keys[i] == key:
+                total += points[i]
+                estimated = estimated or counts[i] > 0
+        return round(total, 6), estimated
+
+
 class Ledger:
     """Totals over the lines applied, a later line for an id replacing the earlier one."""
 
-    def __init__(self) -> None:
-        self._open: dict[str, tuple[PointsLine, float]] = {}  # id -> (latest line, when its first was written)
+    def __init__(self, max_open: int = MAX_OPEN) -> None:
+        self.max_open = max_open
+        self._open: OrderedDict[str, tuple[PointsLine, float]] = OrderedDict()  # id -> (latest line, its first's time)
         self._newest_at = 0.0
+        self._newest_end = 0.0
+        self.forgot_at = 0.0
+        """The newest first-line time of a line let go because :attr:`max_open` were kept: requests
+        whose lines were all written after it are known by :meth:`line` if the store has them."""
+        self._fine = _Spread(1.0, FINE_SECONDS)
+        self._coarse = _Spread(COARSE_STEP, OPEN_SECONDS + 3600)
         self.sessions: OrderedDict[str, SessionTotals] = OrderedDict()
         self.days: dict[str, Totals] = {}
         self.models: dict[str, dict[str, Totals]] = {}  # day -> model -> totals
@@ -119,11 +178,16 @@ class Ledger:
     def __contains__(self, request_id: object) -> bool:
         return request_id in self._open
 
+    def __len__(self) -> int:
+        return len(self._open)
+
     def line(self, request_id: str) -> PointsLine | None:
         held = self._open.get(request_id)
         return held[0] if held else None
 
-    def apply(self, line: PointsLine) -> None:
+    def apply(self, line: PointsLine, replaces: PointsLine | None = None) -> None:
+        """Count ``line``; take out what it replaces: the line kept for its id, else ``replaces``
+        (the caller's own earlier line), else the figures the line says it replaces (``was``)."""
         self.lines_applied += 1
         held = self._open.get(line.id)
         if held is not None:
@@ -132,9 +196,14 @@ class Ledger:
             self._account(held[0], -1)
             self._open[line.id] = (line, held[1])
         else:
+            if replaces is None and line.was is not None:
+                replaces = replace(line, points=line.was[0], kind=line.was[1], was=None)
+            if replaces is not None:
+                self._account(replaces, -1)
             self._open[line.id] = (line, line.at)
         self._account(line, +1)
         self._newest_at = max(self._newest_at, line.at)
+        self._newest_end = max(self._newest_end, line.end)
         self._forget_closed()
 
     def apply_all(self, lines: Iterable[PointsLine]) -> None:
@@ -142,13 +211,17 @@ class Ledger:
             self.apply(line)
 
     def _forget_closed(self) -> None:
-        """Lines older than the open window can no longer be replaced: keep only their totals."""
+        """Lines older than the open window can no longer be replaced, and only the newest
+        :attr:`max_open` are kept for look-ups: the totals keep the rest."""
         limit = self._newest_at - OPEN_SECONDS - 3600
-        while self._open:
-            first_id = next(iter(self._open))
-            if self._open[first_id][1] >= limit:
+        held = self._open
+        while held:
+            first_at = held[next(iter(held))][1]
+            if len(held) > self.max_open:
+                self.forgot_at = max(self.forgot_at, first_at)
+            elif first_at >= limit:
                 break
-            del self._open[first_id]
+            held.popitem(last=False)
 
     def _account(self, line: PointsLine, sign: int) -> None:
         day = day_of(line.ts)
@@ -174,6 +247,9 @@ class Ledger:
             elif sign > 0:
                 self.sessions.move_to_end(line.session)
             session.add(line, sign)
+        points, estimated = line.points or 0.0, line.kind is PointsKind.ESTIMATED
+        self._fine.add(line.end, points, estimated, sign)
+        self._coarse.add(line.end, points, estimated, sign)
 
     # -- figures --
 
@@ -184,22 +260,23 @@ class Ledger:
         return self.days.get(day) or Totals()
 
     def open_lines(self) -> Iterator[PointsLine]:
+        """The latest lines kept (those of the last :data:`OPEN_SECONDS` + 1 h, at most :attr:`max_open`)."""
         return (line for line, _ in self._open.values())
 
     def last_hour(self, now: float, window: float = 3600.0) -> tuple[float, bool]:
-        """Points of the requests that ended in the last ``window`` seconds, and whether any is estimated."""
-        total, estimated = 0.0, False
-        for line, _ in self._open.values():
-            if now - window <= line.end <= now:
-                total += line.points or 0.0
-                estimated = estimated or line.kind is PointsKind.ESTIMATED
-        return total, estimated
+        """Points of the requests that ended in the last ``window`` seconds (to the second), and
+        whether any is estimated."""
+        spread = self._fine if self._fine.covers(now - window, now) else self._coarse
+        return spread.total(now - window, now)
 
     def spent_since(self, since: float) -> float | None:
-        """Points of requests that ended after ``since``; ``None`` when that is too long ago to know."""
+        """Points of requests that ended after ``since`` (to the second, counting that second);
+        ``None`` when that is too long ago to know."""
         if since < self._newest_at - OPEN_SECONDS:
-            return None  # lines that old may have been forgotten
-        return sum(line.points or 0.0 for line, _ in self._open.values() if line.end > since)
+            return None  # older than the open window
+        high = max(since, self._newest_end)
+        spread = self._fine if self._fine.covers(since, high) else self._coarse
+        return spread.total(since, high)[0]
 
 
 # --- the file -----------------------------------------------------------------------------------
@@ -219,6 +296,7 @@ class PointsStore:
     def __init__(self, path: Path):
         self.path = Path(path)
         self.dropped = 0  # lines that could not be written (disk full, permissions)
+        self.compacted_size = 0  # the file's size after this object's last compaction
 
     def append(self, lines: Sequence[PointsLine]) -> None:
         """Append in one write; never raises (a store that cannot be written only loses detail)."""
@@ -235,15 +313,18 @@ class PointsStore:
         except OSError:
             self.dropped += len(lines)
 
-    def read(self) -> Iterator[PointsLine]:
-        """Every line, oldest first, in bounded chunks."""
+    def read(self, end: int | None = None) -> Iterator[PointsLine]:
+        """Every line (up to byte ``end``), oldest first, in bounded chunks."""
         try:
             handle = open(self.path, "rb")
         except FileNotFoundError:
             return
         with handle:
             pending = b""
-            while chunk := handle.read(CHUNK):
+            left = end
+            while chunk := handle.read(CHUNK if left is None else min(CHUNK, left)):
+                if left is not None:
+                    left -= len(chunk)
                 data = pending + chunk
                 cut = data.rfind(b"\n") + 1
                 yield from _lines_in(data[:cut])
@@ -256,23 +337,63 @@ class PointsStore:
             return 0
 
     def needs_compaction(self) -> bool:
-        return self.size() > COMPACT_BYTES
+        """Over :data:`COMPACT_BYTES` and twice its size after the last compaction (by this object)."""
+        return self.size() > max(COMPACT_BYTES, 2 * self.compacted_size)
 
-    def compact(self, now: float | None = None) -> int:
-        """Keep the latest line per id of the last :data:`RETENTION_SECONDS`; returns how many."""
+    def compact(self, now: float | None = None, lock: AbstractContextManager[Any] | None = None) -> int:
+        """Keep the latest line per id of the last :data:`RETENTION_SECONDS`; returns how many.
+
+        Streams: a request's lines are written within its open window, so lines are merged over the
+        last :data:`COMPACT_WINDOW` requests (a line for an id already written out keeps its ``was``).
+        ``lock``: what appenders hold; taken only to see where the file ends and, at the end, to copy
+        what was appended meanwhile and rename, so appends wait for milliseconds, not the whole pass.
+        """
         now = time.time() if now is None else now
-        latest: dict[str, PointsLine] = {}
-        for line in self.read():
-            if line.ts >= now - RETENTION_SECONDS:
-                latest.pop(line.id, None)
-                latest[line.id] = line  # re-inserted: the file stays in write order
-        text = "".join(line.to_json() + "\n" for line in latest.values())
+        lock = lock if lock is not None else nullcontext()
+        oldest = now - RETENTION_SECONDS
+        with lock:
+            end = self.size()
         tmp = self.path.with_name(f".{self.path.name}.compact")
-        with open(tmp, "w", encoding="utf-8") as handle:
-            os.fchmod(handle.fileno(), 0o600) if hasattr(os, "fchmod") else None
-            handle.write(text)
-        os.replace(tmp, self.path)
-        return len(latest)
+        kept = 0
+        window: OrderedDict[str, list[Any]] = OrderedDict()  # id -> [latest line, what its first line replaces]
+
+        def out(entry: list[Any]) -> str:
+            line, was = entry
+            return (line if line.was == was else replace(line, was=was)).to_json() + "\n"
+
+        with open(tmp, "wb") as handle:
+            if hasattr(os, "fchmod"):
+                os.fchmod(handle.fileno(), 0o600)
+            batch: list[str] = []
+            for line in self.read(end):
+                if line.ts < oldest:
+                    continue
+                entry = window.get(line.id)
+                if entry is not None:
+                    entry[0] = line
+                    continue
+                window[line.id] = [line, line.was]
+                while len(window) > COMPACT_WINDOW:
+                    batch.append(out(window.popitem(last=False)[1]))
+                    kept += 1
+                if len(batch) >= 1000:
+                    handle.write("".join(batch).encode("utf-8"))
+                    batch.clear()
+            batch.extend(out(entry) for entry in window.values())
+            kept += len(window)
+            handle.write("".join(batch).encode("utf-8"))
+            with lock:
+                try:
+                    with open(self.path, "rb") as tail:
+                        tail.seek(end)
+                        while data := tail.read(CHUNK):  # appended during the pass: whole lines
+                            handle.write(data)
+                except FileNotFoundError:
+                    pass
+                handle.flush()
+                os.replace(tmp, self.path)
+                self.compacted_size = self.size()
+        return kept
 
 
 class StoreTail:

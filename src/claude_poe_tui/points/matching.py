@@ -30,6 +30,7 @@ import statistics
 from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import accumulate
 
 from claude_poe_tui.points.history import HistoryEntry
 from claude_poe_tui.points.model import PointsKind
@@ -111,24 +112,6 @@ class Offsets:
         return [list(self._from_start), list(self._from_end)]
 
 
-class _Groups:
-    def __init__(self) -> None:
-        self.parent: dict[object, object] = {}
-
-    def find(self, item: object) -> object:
-        parent = self.parent.setdefault(item, item)
-        if parent != item:
-            root = self.find(parent)
-            self.parent[item] = root
-            return root
-        return item
-
-    def join(self, a: object, b: object) -> None:
-        ra, rb = self.find(a), self.find(b)
-        if ra != rb:
-            self.parent[ra] = rb
-
-
 def match(records: Iterable[Candidate], entries: Iterable[HistoryEntry], window: Window = WIDE) -> dict[str, Match]:
     """Record id -> its match, for every record an entry is given to."""
     by_bot_records: dict[str, list[Candidate]] = {}
@@ -145,43 +128,119 @@ def match(records: Iterable[Candidate], entries: Iterable[HistoryEntry], window:
 
 
 def _match_bot(records: Sequence[Candidate], entries: Sequence[HistoryEntry], window: Window) -> dict[str, Match]:
+    """Split one bot's records and entries into groups, then assign within each.
+
+    Found by sweeping time, not pair by pair (a burst of one bot links thousands of pairs): two
+    entries next to each other in time are in one group exactly when one record's window holds both
+    (a chain of windows from one to the other must cross the gap between them in one window).
+    """
     spans = sorted(((*window.bounds(r), r) for r in records), key=lambda s: s[0])
-    starts = [s[0] for s in spans]
-    widest = max((high - low for low, high, _ in spans), default=0.0)
-    candidates: dict[str, list[Candidate]] = {}
-    groups = _Groups()
-    for entry in entries:
-        high_index = bisect.bisect_right(starts, entry.time)
-        low_index = bisect.bisect_left(starts, entry.time - widest)
-        found = [r for low, high, r in spans[low_index:high_index] if low <= entry.time <= high]
-        if not found:
-            continue
-        candidates[entry.query_id] = found
-        for record in found:
-            groups.join(("e", entry.query_id), ("r", record.id))
-    members: dict[object, tuple[list[HistoryEntry], dict[str, Candidate]]] = {}
-    for entry in entries:
-        if entry.query_id in candidates:
-            group = members.setdefault(groups.find(("e", entry.query_id)), ([], {}))
-            group[0].append(entry)
-            for record in candidates[entry.query_id]:
-                group[1][record.id] = record
+    if not spans:
+        return {}
+    lows = [low for low, _, _ in spans]
+    reach = list(accumulate((high for _, high, _ in spans), max))  # the furthest window end starting by each low
+    linked: list[HistoryEntry] = []  # entries some record's window holds, in time order
+    groups: list[int] = []  # the group of each
+    group, previous_reach = -1, float("-inf")
+    for entry in sorted(entries, key=lambda e: (e.time, e.query_id)):
+        k = bisect.bisect_right(lows, entry.time)
+        if not k or reach[k - 1] < entry.time:
+            continue  # in nobody's window
+        if previous_reach < entry.time:
+            group += 1
+        groups.append(group)
+        linked.append(entry)
+        previous_reach = reach[k - 1]
+    if not linked:
+        return {}
+    times = [entry.time for entry in linked]
+    members: dict[int, list[tuple[float, float, Candidate]]] = {}
+    for span in spans:  # a window holding an entry: its group (one window never holds two groups' entries)
+        j = bisect.bisect_left(times, span[0])
+        if j < len(times) and times[j] <= span[1]:
+            members.setdefault(groups[j], []).append(span)
     result: dict[str, Match] = {}
-    for group_entries, group_records in members.values():
-        result.update(_assign(group_entries, group_records, candidates, window))
+    first = 0
+    while first < len(linked):
+        last = first
+        while last + 1 < len(linked) and groups[last + 1] == groups[first]:
+            last += 1
+        group_entries, group_spans = linked[first:last + 1], members[groups[first]]
+        group_records = [r for _, _, r in group_spans]
+        served = [r for r in group_records if r.ok] or group_records
+        if len(served) + len(group_entries) > MAX_GROUP:  # too large to search: time order, all ambiguous
+            result.update(_nearest_in_time_order(group_entries, served, window))
+        else:
+            candidates = {e.query_id: [r for low, high, r in group_spans if low <= e.time <= high]
+                          for e in group_entries}
+            result.update(_assign(group_entries, {r.id: r for r in group_records}, candidates, window))
+        first = last + 1
+    return result
+
+
+def _expected(record: Candidate, window: Window) -> float:
+    """Where the record's entry is most likely: its start, or the middle of a learned window."""
+    if window.anchor == "flight":
+        return record.ts
+    low, high = window.bounds(record)
+    return (low + high) / 2
+
+
+def _nearest_in_time_order(entries: list[HistoryEntry], served: list[Candidate], window: Window) -> dict[str, Match]:
+    """Records in time order each take the nearest entry left in their window (ties: the smaller
+    query id): all ambiguous. ``entries`` sorted by (time, query id)."""
+    times = [entry.time for entry in entries]
+    n = len(entries)
+    right = list(range(n + 1))  # right[i]: the first entry at or after i not taken (n: none), path-halved
+    left = list(range(-1, n))  # left[i + 1]: the last entry at or before i not taken (-1: none)
+
+    def after(i: int) -> int:
+        while right[i] != i:
+            right[i] = right[right[i]]
+            i = right[i]
+        return i
+
+    def before(i: int) -> int:
+        while left[i + 1] != i:
+            left[i + 1] = left[left[i + 1] + 1]
+            i = left[i + 1]
+        return i
+
+    result: dict[str, Match] = {}
+    for record in sorted(served, key=lambda r: (r.ts, r.id)):
+        low, high = window.bounds(record)
+        a, b = bisect.bisect_left(times, low), bisect.bisect_right(times, high)
+        if a >= b:
+            continue
+        x = _expected(record, window)
+        p = bisect.bisect_left(times, x, a, b)
+        best: tuple[float, str, int] | None = None
+        r = after(p)
+        if r < b:
+            best = (abs(times[r] - x), entries[r].query_id, r)
+        l = before(p - 1)
+        if l >= a:
+            l = after(max(a, bisect.bisect_left(times, times[l], a, b)))  # the smallest query id at that time
+            option = (abs(times[l] - x), entries[l].query_id, l)
+            if best is None or option < best:
+                best = option
+        if best is None:
+            continue
+        i = best[2]
+        right[i] = i + 1
+        left[i + 1] = i - 1
+        entry = entries[i]
+        result[record.id] = Match(entry.points, PointsKind.AMBIGUOUS, (entry.query_id,), entry.time)
     return result
 
 
 def _assign(entries: list[HistoryEntry], records: dict[str, Candidate], candidates: dict[str, list[Candidate]],
             window: Window) -> dict[str, Match]:
+    """One group of at most :data:`MAX_GROUP`: exact where only one assignment is largest."""
     served = [r for r in records.values() if r.ok] or list(records.values())
     served.sort(key=lambda r: (r.ts, r.id))
     entries = sorted(entries, key=lambda e: (e.time, e.query_id))
     served_ids = {r.id for r in served}
-
-    def expected(record: Candidate) -> float:
-        low, high = window.bounds(record)
-        return record.ts if window.anchor == "flight" else (low + high) / 2
 
     options: dict[str, list[HistoryEntry]] = {r.id: [] for r in served}
     for entry in entries:
@@ -189,17 +248,7 @@ def _assign(entries: list[HistoryEntry], records: dict[str, Candidate], candidat
             if record.id in served_ids:
                 options[record.id].append(entry)
     for record in served:
-        options[record.id].sort(key=lambda e: (abs(e.time - expected(record)), e.query_id))
-
-    if len(served) + len(entries) > MAX_GROUP:  # too large to search: time order, all ambiguous
-        taken: set[str] = set()
-        assigned = {}
-        for record in served:
-            entry = next((e for e in options[record.id] if e.query_id not in taken), None)
-            if entry is not None:
-                taken.add(entry.query_id)
-                assigned[record.id] = entry
-        return {rid: Match(e.points, PointsKind.AMBIGUOUS, (e.query_id,), e.time) for rid, e in assigned.items()}
+        options[record.id].sort(key=lambda e: (abs(e.time - _expected(record, window)), e.query_id))
 
     if len(entries) == len(served) and all(a.end <= b.ts for a, b in zip(served, served[1:])) and all(
             entry in options[record.id] for record, entry in zip(served, entries)):

@@ -40,6 +40,10 @@ class PointsLine:
     """Poe's history entries it was matched to."""
     at: float = 0.0
     """When this line was written."""
+    was: tuple[float | None, PointsKind] | None = None
+    """For a line that replaces an earlier one: that line's ``(points, kind)`` (everything else of a
+    request's lines is the same), so a reader can take it out of its totals without having kept it.
+    ``None`` for a request's first line (and for every line of a compacted store)."""
 
     def to_json(self) -> str:
         data: dict[str, Any] = {
@@ -49,6 +53,8 @@ class PointsLine:
         }
         if self.query_ids:
             data["query_ids"] = list(self.query_ids)
+        if self.was is not None:
+            data["was"] = [self.was[0], self.was[1].value]
         return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
 
     @classmethod
@@ -66,7 +72,7 @@ class PointsLine:
                 model=_str(data.get("model")), bot=_str(data.get("bot")),
                 points=None if points is None else float(points), kind=kind,
                 query_ids=tuple(q for q in data.get("query_ids") or () if isinstance(q, str)),
-                at=float(data.get("at", ts)),
+                at=float(data.get("at", ts)), was=_was(data.get("was")),
             )
         except (ValueError, KeyError, TypeError, AttributeError):
             return None
@@ -75,9 +81,23 @@ class PointsLine:
     def estimated(self) -> bool:
         return self.kind is PointsKind.ESTIMATED
 
+    @property
+    def figures(self) -> tuple[float | None, PointsKind]:
+        """What a later line of the same request carries as :attr:`was`."""
+        return self.points, self.kind
+
     def same_figures(self, other: PointsLine | None) -> bool:
         return (other is not None and other.points == self.points and other.kind is self.kind
                 and other.query_ids == self.query_ids)
+
+
+def _was(value: Any) -> tuple[float | None, PointsKind] | None:
+    if not isinstance(value, list) or len(value) != 2:
+        return None
+    points, kind = value
+    if points is not None and (isinstance(points, bool) or not isinstance(points, (int, float))):
+        raise ValueError("was: points is not a number")
+    return (None if points is None else float(points)), PointsKind(kind)
 
 
 def _str(value: Any) -> str | None:

@@ -33,6 +33,7 @@ import dataclasses
 import os
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from enum import Enum
@@ -43,7 +44,7 @@ from claude_poe_tui.points.budget import BudgetLimits, BudgetRefusal, balance_al
 from claude_poe_tui.points.files import PointsFiles
 from claude_poe_tui.points.history import FetchFailed, HistoryEntry, HistorySync, SyncOutcome, adrive, drive
 from claude_poe_tui.points.ledger import OPEN_SECONDS, Ledger, PointsStore, StoreTail, day_of
-from claude_poe_tui.points.matching import SLACK_BEFORE, Candidate, Offsets, match
+from claude_poe_tui.points.matching import SLACK_BEFORE, Candidate, Match, Offsets, match
 from claude_poe_tui.points.model import PointsKind, PointsLine
 from claude_poe_tui.points.pricing import PriceTable
 from claude_poe_tui.points.summary import MAX_SESSIONS, VERSION, read_summary, write_summary
@@ -54,7 +55,10 @@ MIN_POLL_SECONDS, MAX_POLL_SECONDS = 10.0, 30.0
 MAX_BACKOFF_SECONDS = 300.0
 CLOSE_GRACE = 60.0  # Poe's history is read this long after a request ended before its points are final
 LONGEST_REQUEST = 900.0  # history entries are kept this long for requests still in flight
-MAX_POOL = 20_000
+MAX_POOL = 20_000  # history entries kept for the matching, and query ids remembered as given away
+MAX_WAITING = 10_000  # requests waiting for their points; beyond, the oldest keeps what it has (more than
+# Poe's history can be read for at MAX_REQUESTS_PER_MINUTE: 100 entries a page, ~90 s of waiting each)
+MAX_HANDED = 50_000  # requests handed over (on_record) whose request-log line has not been read yet
 TICK = 1.0  # how often the loop looks at the clock; the summary is rewritten at most this often
 
 
@@ -130,6 +134,8 @@ class _Waiting:
     input_tokens: int | None
     output_tokens: int | None
     estimate: PointsLine
+    current: PointsLine
+    """The request's latest line (what a line replacing it says it replaces)."""
     placed: bool = False
     """Its exact match has taught the offsets where Poe stamps entries (once per request)."""
 
@@ -166,14 +172,20 @@ class PointsService:
         self.role: Role | None = None
         self._lock = threading.RLock()
         self._lock_fd: int | None = None
-        self._waiting: dict[str, _Waiting] = {}
-        self._pool: dict[str, HistoryEntry] = {}
-        self._consumed: dict[str, float] = {}  # query id -> its time: given to a settled request, never again
+        # Everything below that is kept per request or per history entry is bounded: by time (the
+        # matching window, the open window) and by count (MAX_WAITING, MAX_POOL, the ledger's MAX_OPEN).
+        self.max_waiting = MAX_WAITING
+        self.max_pool = MAX_POOL
+        self._waiting: OrderedDict[str, _Waiting] = OrderedDict()  # in the order taken
+        self._pool: OrderedDict[str, HistoryEntry] = OrderedDict()
+        self._consumed: OrderedDict[str, float] = OrderedDict()  # query id -> its time: given to a settled request, never again
+        self.gave_up = 0  # requests let go while waiting because MAX_WAITING were waiting: they keep their estimate
+        self._handed: OrderedDict[str, None] = OrderedDict()  # taken by on_record, not yet met in the request log
         self.offsets = Offsets()  # where Poe's entries fall around our requests: narrows the matching window
         self._unwritten: list[PointsLine] = []  # estimates waiting for the next append (one write a tick)
         self._log = None  # a LogFollower on the request log (writer)
         self._tail: StoreTail | None = None  # the store followed (reader)
-        self._local: dict[str, PointsLine] = {}  # a reader's own estimates, until the writer's lines arrive
+        self._local: OrderedDict[str, PointsLine] = OrderedDict()  # a reader's own estimates, until the writer's lines arrive
         self.balance: int | None = None
         self.balance_at: float | None = None
         self.balance_error: str | None = None
@@ -262,6 +274,8 @@ class PointsService:
                         if line.kind is PointsKind.ESTIMATED and line.ts >= now - OPEN_SECONDS]
         start_of_today = time.mktime(time.strptime(day_of(now), "%Y-%m-%d"))
         since = min([*waiting_from, (newest_ts - 60.0) if newest_ts is not None else start_of_today])
+        # Not before what the ledger still knows by id: an earlier request the store has would count twice.
+        since = max(since, ledger.forgot_at)
         self._catch_up(since)
         self._log = LogFollower(self.files.request_log)
         for record in self._log:
@@ -292,14 +306,18 @@ class PointsService:
         Cheap (a dictionary look-up, an estimate and one small append); safe from any thread.
         """
         with self._lock:
-            self._take(record)
+            if self._take(record) and self.role is Role.WRITER:
+                self._handed[record.id] = None  # the log follower meets it again: skipped then
+                while len(self._handed) > MAX_HANDED:  # (a log that cannot be written)
+                    self._handed.popitem(last=False)
 
-    def _take(self, record: Any, *, catching_up: bool = False) -> None:
+    def _take(self, record: Any, *, catching_up: bool = False) -> bool:
+        """Estimate the request and let it wait for Poe's history; ``False`` when it was not taken."""
         bot = record.poe_model
         if not bot or not record.id:
-            return  # never reached Poe (unknown model, refused key): nothing charged
+            return False  # never reached Poe (unknown model, refused key): nothing charged
         if record.id in self._waiting or (record.id in self.ledger and not catching_up) or record.id in self._local:
-            return
+            return False
         now = self.clock()
         ok = record.status < 400
         end = record.ts + (record.latency_ms or 0.0) / 1000.0
@@ -311,16 +329,23 @@ class PointsService:
         if self.role is not Role.WRITER:
             self._local[record.id] = estimate
             self.ledger.apply(estimate)
-            return
+            while len(self._local) > self.max_waiting:  # the writer is far behind: keep only the newest
+                self._local.popitem(last=False)
+            return True
         known = self.ledger.line(record.id)
         if known is not None and not known.estimated:
-            return  # the history has already said
+            return False  # the history has already said
         if known is None:
             self._unwritten.append(estimate)  # written with the next tick's append, off the request path
             self.ledger.apply(estimate)
         if record.ts >= now - OPEN_SECONDS:
             self._waiting[record.id] = _Waiting(Candidate(record.id, bot, record.ts, end, ok),
-                                                record.input_tokens, record.output_tokens, known or estimate)
+                                                record.input_tokens, record.output_tokens, known or estimate,
+                                                known or estimate)
+            while len(self._waiting) > self.max_waiting:
+                self._waiting.popitem(last=False)  # keeps its latest line: the history comes too late for it
+                self.gave_up += 1
+        return True
 
     def set_budget(self, budget: BudgetLimits) -> None:
         """New ``[budget]`` limits (a reload): they hold from the next check, and the summary says so."""
@@ -389,7 +414,10 @@ class PointsService:
         with self._lock:
             records = self._log.read(limit=20_000)
             for record in records:
-                self._take(record)
+                if record.id in self._handed:
+                    del self._handed[record.id]  # taken already, when it was handed over
+                else:
+                    self._take(record)
             self._flush()
             return len(records)
 
@@ -446,13 +474,18 @@ class PointsService:
             for entry in outcome.entries:
                 if entry.is_api and entry.query_id not in self._consumed:
                     self._pool[entry.query_id] = entry
-            written = self._settle(now, outcome)
+            candidates = [w.candidate for w in self._waiting.values()]
+            entries = list(self._pool.values())
+            window = self.offsets.window()
+        # Matching takes the longest: requests go on being taken (and budgets checked) meanwhile; one
+        # that arrives now has no match this round, as it would have had none a moment earlier.
+        matches = match(candidates, entries, window)
+        with self._lock:
+            written = self._settle(now, outcome, matches)
             failed = outcome.error is not None or isinstance(balance, FetchFailed)
             self._failures = self._failures + 1 if failed else 0
             delay = self.poll_seconds * (2 ** min(self._failures, 5)) if failed else self.poll_seconds
             self._next_poll = now + min(delay, max(MAX_BACKOFF_SECONDS, self.poll_seconds))
-            if self.store.needs_compaction():
-                self.store.compact(now)
             self._dirty = True
             report = PollReport(
                 requests_to_poe=outcome.pages + 1,
@@ -462,11 +495,13 @@ class PointsService:
                 balance_error=balance.reason if isinstance(balance, FetchFailed) else None,
             )
             self.polls = [*self.polls[-19:], report]
-            return report
+        if self.store.needs_compaction():  # appends wait only for its last step
+            self.store.compact(now, lock=self._lock)
+        return report
 
-    def _settle(self, now: float, outcome: SyncOutcome) -> int:
-        """Match the waiting requests to the history read so far; close those it is known to cover."""
-        matches = match([w.candidate for w in self._waiting.values()], self._pool.values(), self.offsets.window())
+    def _settle(self, now: float, outcome: SyncOutcome, matches: dict[str, Match]) -> int:
+        """Take the matches of the waiting requests to the history read so far; close those it is
+        known to cover."""
         covered = outcome.error is None and outcome.complete and outcome.malformed == 0
         lines: list[PointsLine] = []
         for request_id, waiting in list(self._waiting.items()):
@@ -474,19 +509,20 @@ class PointsService:
             closing = (covered and waiting.candidate.end + self.close_grace < outcome.started_at) or (
                 waiting.candidate.ts < now - OPEN_SECONDS)
             if found is not None:
-                line = replace(waiting.estimate, points=found.points, kind=found.kind, query_ids=found.query_ids, at=now)
+                line = replace(waiting.estimate, points=found.points, kind=found.kind, query_ids=found.query_ids)
                 if found.kind is PointsKind.EXACT and not waiting.placed:
                     waiting.placed = True
                     self.offsets.add(waiting.candidate, found.entry_time)  # narrows the window from the next poll
             elif closing and covered and not waiting.candidate.ok:
-                line = replace(waiting.estimate, points=0.0, kind=PointsKind.EXACT, at=now)  # refused: nothing charged
+                line = replace(waiting.estimate, points=0.0, kind=PointsKind.EXACT)  # refused: nothing charged
             else:
                 line = waiting.estimate
-            current = self.ledger.line(request_id)
+            current = waiting.current
             if not line.same_figures(current):
-                line = replace(line, at=now)
+                line = replace(line, at=now, was=current.figures)
                 lines.append(line)
-                self.ledger.apply(line)
+                self.ledger.apply(line, replaces=current)
+                waiting.current = line
             if closing:
                 del self._waiting[request_id]
                 if found is not None:
@@ -501,14 +537,14 @@ class PointsService:
         keep_from = min([now - LONGEST_REQUEST, *(w.candidate.ts for w in self._waiting.values())]) - SLACK_BEFORE
         for query_id in [q for q, e in self._pool.items() if e.time < keep_from]:
             del self._pool[query_id]
-        while len(self._pool) > MAX_POOL:
-            del self._pool[next(iter(self._pool))]
+        while len(self._pool) > self.max_pool:
+            self._pool.popitem(last=False)
         # The history is read again `overlap` seconds back: remember what was given away that long.
         forget = now - self.sync.overlap - LONGEST_REQUEST
-        for query_id in [q for q, when in self._consumed.items() if when < forget]:
-            del self._consumed[query_id]
-        while len(self._consumed) > MAX_POOL:
-            del self._consumed[next(iter(self._consumed))]
+        while self._consumed and next(iter(self._consumed.values())) < forget:  # about in time order (later is harmless)
+            self._consumed.popitem(last=False)
+        while len(self._consumed) > self.max_pool:
+            self._consumed.popitem(last=False)
         return len(lines)
 
     # --- readers --------------------------------------------------------------------------------
@@ -524,8 +560,7 @@ class PointsService:
             self.ledger = Ledger()
             self.ledger.apply_all(self._local.values())
         for line in lines:
-            self.ledger.apply(line)
-            self._local.pop(line.id, None)
+            self.ledger.apply(line, replaces=self._local.pop(line.id, None))
         if lines:
             self._dirty = True
 
@@ -558,7 +593,8 @@ class PointsService:
                             "error": self.balance_error},
                 "history": {"ok": self.history_error is None and self.history_at is not None, "at": self.history_at,
                             "error": self.history_error, "malformed": self.history_malformed,
-                            "complete": self.history_complete, "waiting": len(self._waiting)},
+                            "complete": self.history_complete, "waiting": len(self._waiting),
+                            "gave_up": self.gave_up},
                 "budget": self.settings.budget.to_json(),
                 "budget_status": self._budget_status(now, live, live_estimated),
                 "burn_rate": {"points_per_hour": round(per_hour, 1), "estimated": hour_estimated},

@@ -37,7 +37,7 @@ def write_summary(path, data: dict) -> None:
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, separators=(",", ":"), ensure_ascii=False)
+            handle.write(json.dumps(data, separators=(",", ":"), ensure_ascii=False))  # dumps: the C encoder
         os.replace(tmp, path)
     except OSError:
         try:
