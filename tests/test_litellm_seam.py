@@ -57,3 +57,24 @@ def test_litellms_error_events_are_read_never_passed_on(text: str, expected: tup
     assert before == b"event: ping\ndata: {}\n\n"
     assert error == expected
     assert "litellm" not in error[1]
+
+
+def test_litellms_dollar_pricing_is_skipped_in_the_child() -> None:
+    # A priced model (openai/gpt-4o is in LiteLLM's map) answered by LiteLLM's mock: a cost before
+    # configure(), none after. The child runs configure() at start (the chat route's CPU, see seam).
+    code = (
+        "import litellm, json\n"
+        "from claude_poe_tui.proxy.child import litellm_seam\n"
+        "def cost():\n"
+        "    r = litellm.completion(model='openai/gpt-4o', mock_response='hi', api_key='x',\n"
+        "                           messages=[{'role': 'user', 'content': 'hello'}])\n"
+        "    return r._hidden_params.get('response_cost')\n"
+        "before = cost()\n"
+        "litellm_seam.configure()\n"
+        "print(json.dumps([before, cost()]))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    before, after = __import__("json").loads(done.stdout.strip().splitlines()[-1])
+    assert before and before > 0
+    assert after is None

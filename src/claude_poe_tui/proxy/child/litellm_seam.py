@@ -17,6 +17,8 @@ its Anthropic<->OpenAI translation serves the chat route. What we use of it, and
   - the attempt's keyword arguments: ``model_info`` (our ``poe_tui_route`` and
     ``poe_tui_mapping``), ``api_base``, ``api_key``, ``timeout`` as the Router resolved them.
   - the lazily imported modules paid for at start (``LAZY_MODULES``).
+  - ``Logging.response_cost_calculator`` and ``Logging._record_zero_cost_diagnostic`` replaced by
+    no-ops (:func:`_skip_cost_accounting`): LiteLLM's dollar pricing of each answer, unused here.
 
 :func:`check_version` runs first in the child: any other LiteLLM version fails loudly at start
 instead of misbehaving at the first request.
@@ -76,6 +78,19 @@ def configure() -> None:
     litellm.failure_callback = []
     for name in ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy", "litellm"):
         logging.getLogger(name).setLevel(logging.CRITICAL)
+    _skip_cost_accounting()
+
+
+def _skip_cost_accounting() -> None:
+    """LiteLLM prices every answer in dollars after it ends, then, as Poe's bots have no price in its
+    map, diagnoses the zero cost to log one warning. Points are counted from Poe's own history
+    (points/), so neither figure is read anywhere: on the chat route they were ~12% of the child's
+    CPU per request. Cost stays None, which LiteLLM already handles (an unpriced model)."""
+    from litellm.litellm_core_utils.litellm_logging import Logging
+
+    Logging._record_zero_cost_diagnostic = lambda self, *args, **kwargs: None  # type: ignore[method-assign]
+    Logging.response_cost_calculator = lambda self, *args, **kwargs: None  # type: ignore[method-assign]
+    Logging._response_cost_calculator = Logging.response_cost_calculator  # type: ignore[method-assign]
 
 
 def install_http_client() -> None:
