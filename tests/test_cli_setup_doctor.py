@@ -42,7 +42,7 @@ def test_a_good_setup_passes(box: Sandbox, poe: PoeStandin) -> None:
     for expected in (
         f"config: {box.config} (5 mappings, from --config)",
         f"Poe API key: poe…6789 from POE_API_KEY in {box.dotenv}",
-        "master key: sk-ma…cdef from LITELLM_MASTER_KEY",
+        "master key: sk-ma…ef01 from LITELLM_MASTER_KEY",
         "Poe accepted the key:",
         "all 5 mapped bots exist on Poe",
         "is free; the proxy is not running",

@@ -152,6 +152,10 @@ class Serve:
             self.restart_requested.set()
 
         signal.signal(signal.SIGTERM, stop)
+        if self.mode is not ServeMode.BACKGROUND:
+            # Ctrl-C stops it even when started from a script's background job, which inherits
+            # SIGINT ignored (Python then never installs its own handler).
+            signal.signal(signal.SIGINT, stop)
         if hasattr(signal, "SIGUSR1"):
             signal.signal(signal.SIGUSR1, restart)
         if hasattr(signal, "SIGHUP"):
@@ -163,6 +167,7 @@ class Serve:
         for name in ("SIGTERM", "SIGUSR1", "SIGHUP"):
             if hasattr(signal, name):
                 signal.signal(getattr(signal, name), signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
     # -- the run --
 
