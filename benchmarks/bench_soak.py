@@ -153,6 +153,16 @@ async def soak(url: str, clients: int, duration: float, outcome: Outcome, rss_sa
     await asyncio.gather(sample(), *(worker(i) for i in range(clients)))
 
 
+def read_records(log: Path) -> list[dict[str, Any]]:
+    """The /v1/messages records of the log and its rotated files, oldest first (the log rotates at
+    [log] max_size_mb: a long soak fills more than one file)."""
+    files = sorted(log.parent.glob(log.name + ".*[0-9]"), key=lambda path: -int(path.suffix[1:])) + [log]
+    records = []
+    for path in files:
+        records += [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return [r for r in records if r["path"] == "/v1/messages"]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=float, default=300.0, help="seconds of soak")
@@ -179,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
 
         config = work / "config.toml"
         lines = ["[proxy]", f"port = {proxy_port}", 'master_key = "env:LITELLM_MASTER_KEY"', "request_timeout = 3", "",
+                 "[log]", "backups = 50", "",  # every record kept, however long the soak
                  "[poe]", 'api_key = "env:POE_API_KEY"', f'base_url = "{poe}/v1"', ""]
         for name, bot in MODELS.values():
             lines += ["[[models]]", f'name = "{name}"', f'poe_model = "{bot}"', ""]
@@ -203,9 +214,7 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(soak(f"{proxy}/v1/messages", args.clients, args.duration, outcome, rss_samples, pid_box))
         elapsed = time.monotonic() - began
         time.sleep(1.5)  # the writer thread's last batch
-        log = work / "state" / "requests.jsonl"
-        records = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
-        records = [r for r in records if r["path"] == "/v1/messages"]
+        records = read_records(work / "state" / "requests.jsonl")
         recorded_failed = sum(1 for r in records if r["status"] >= 400)
         served = httpx.get(f"{poe}/_standin/served").json()
         upstream = served.get("/v1/messages", 0) + served.get("/v1/chat/completions", 0)
