@@ -298,8 +298,8 @@ def run(args: argparse.Namespace) -> int:
     flag = f" --config {path.absolute()}" if location.source == "--config" else ""
     _say("")
     _say("Ready. Next:")
-    _say(f"  claude-poe-tui{flag} claude          # Claude Code on Poe (starts the proxy, stops it after)")
+    _say(f"  claude-poe-tui{flag} claude          # Claude Code on Poe (starts the background proxy if none runs)")
+    _say(f"  claude-poe-tui{flag}                 # the dashboard: mappings, keys, live requests, points")
     _say(f"  claude-poe-tui{flag} doctor          # check the whole chain")
-    _say(f"  claude-poe-tui{flag} serve           # or: keep the proxy running, and in another terminal:")
-    _say(f"  eval \"$(claude-poe-tui{flag} env)\" && claude")
+    _say(f"  eval \"$(claude-poe-tui{flag} env)\" && claude   # or: plain claude on a running proxy")
     return 0
