@@ -316,5 +316,10 @@ def test_a_member_over_their_daily_points_gets_402_while_others_are_served(tmp_p
         assert members["alice"]["points_today"] > 0 and members["alice"]["daily_budget"] == 1_000_000
         assert members["bob"]["points_today"] > 0 and members["bob"]["daily_budget"] == 1
         assert "points_today" not in members["(master key)"]
+        text = subprocess.run([sys.executable, "-m", "claude_poe_tui", "stats", "--config", str(running.config_path)],
+                              capture_output=True, text=True, timeout=60,
+                              env={**os.environ, "CLAUDE_POE_TUI_STATE_DIR": str(running.state_dir)}).stdout
+        bob_line = next(line for line in text.splitlines() if line.strip().startswith("bob "))
+        assert "today" in bob_line and bob_line.endswith("of 1 (daily_points)"), text
     finally:
         running.process.stop()
