@@ -83,6 +83,7 @@ def per_member(records, points_lines: dict, kept: dict | None = None) -> dict:
             figures["points"] = round(figures["points"] + line.points, 1)
             figures["estimated"] = figures["estimated"] or line.estimated
     from claude_poe_tui.points.ledger import day_of
+    from claude_poe_tui.points.summary import MAX_MEMBERS
 
     kept = kept or {}
     same_day = (kept.get("today") or {}).get("day") == day_of(time.time())  # a summary from yesterday says nothing
@@ -94,7 +95,7 @@ def per_member(records, points_lines: dict, kept: dict | None = None) -> dict:
         totals = today.get(name) if isinstance(today, dict) else None
         if isinstance(totals, dict) and isinstance(totals.get("points"), (int, float)):
             figures["points_today"] = totals["points"]
-        elif same_day:
+        elif same_day and isinstance(today, dict) and len(today) < MAX_MEMBERS:
             figures["points_today"] = 0.0  # the proxy counted today and this member spent nothing
         budget = budgets.get(name) if isinstance(budgets, dict) else None
         if isinstance(budget, dict) and isinstance(budget.get("limit"), (int, float)):

@@ -47,7 +47,7 @@ from claude_poe_tui.points.ledger import OPEN_SECONDS, Ledger, PointsStore, Stor
 from claude_poe_tui.points.matching import SLACK_BEFORE, Candidate, Match, Offsets, match
 from claude_poe_tui.points.model import PointsKind, PointsLine
 from claude_poe_tui.points.pricing import PriceTable
-from claude_poe_tui.points.summary import MAX_SESSIONS, VERSION, read_summary, write_summary
+from claude_poe_tui.points.summary import MAX_MEMBERS, MAX_SESSIONS, VERSION, read_summary, write_summary
 from claude_poe_tui.points.usage_api import UsageApi, usage_root
 
 DEFAULT_POLL_SECONDS = 15.0
@@ -604,7 +604,7 @@ class PointsService:
                 "burn_rate": {"points_per_hour": round(per_hour, 1), "estimated": hour_estimated},
                 "today": {"day": today_key, **self.ledger.day(today_key).to_json()},
                 "models_today": {m: t.to_json() for m, t in sorted(self.ledger.models.get(today_key, {}).items())},
-                "members_today": {m: t.to_json() for m, t in sorted(self.ledger.members.get(today_key, {}).items())},
+                "members_today": self._members_today(today_key),
                 "sessions": {sid: totals.to_json() for sid, totals in sessions},
                 "models": self.settings.models,
                 "alerts": [{"kind": a.kind.value, "message": a.message} for a in alerts],
@@ -612,6 +612,11 @@ class PointsService:
                 "rates": self.prices.rates_json(),
                 "requests_last_minute": self.sync.requests_last_minute(),
             }
+
+    def _members_today(self, day: str) -> dict[str, Any]:
+        """Today's points per team member, those who spent most first (at most :data:`MAX_MEMBERS`)."""
+        spent = sorted(self.ledger.members.get(day, {}).items(), key=lambda item: (-item[1].points, item[0]))
+        return {name: totals.to_json() for name, totals in spent[:MAX_MEMBERS]}
 
     def _budget_status(self, now: float, live: float | None, live_estimated: bool) -> dict[str, Any]:
         """How close each budget is (the dashboard's gauges); per-session figures are in ``sessions``."""

@@ -32,6 +32,7 @@ import os
 
 VERSION = 1
 MAX_SESSIONS = 200
+MAX_MEMBERS = 200  # members_today: those who spent most (the status line reads this file on every refresh)
 
 
 def write_summary(path, data: dict) -> None:
