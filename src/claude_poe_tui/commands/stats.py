@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -37,8 +38,8 @@ def run(args: argparse.Namespace) -> int:
     for model, figures in summary.items():
         figures["points"] = points.get(model)
     sessions = points_by_session(lines)
-    members = per_member(records, {line.id: line for line in lines})
     kept = summary_for(path) or {}
+    members = per_member(records, {line.id: line for line in lines}, kept)
     if args.json:
         print(json.dumps({
             "window": stats.window_label,
@@ -65,8 +66,10 @@ def run(args: argparse.Namespace) -> int:
 MASTER_KEY_HOLDER = "(master key)"
 
 
-def per_member(records, points_lines: dict) -> dict:
-    """Requests, errors and points per team member (``[[clients]]``); {} when no member's token was used."""
+def per_member(records, points_lines: dict, kept: dict | None = None) -> dict:
+    """Requests, errors and points per team member (``[[clients]]``) over the window; {} when no
+    member's token was used. ``kept``: the proxy's points summary, for each member's points today
+    (``points_today``, ``daily_budget`` when their entry sets ``daily_points``)."""
     if not any(r.member for r in records):
         return {}
     members: dict[str, dict] = {}
@@ -76,9 +79,27 @@ def per_member(records, points_lines: dict) -> dict:
         figures["requests"] += 1
         figures["errors"] += 0 if record.ok else 1
         line = points_lines.get(record.id)
-        if line is not None:
+        if line is not None and line.points is not None:
             figures["points"] = round(figures["points"] + line.points, 1)
             figures["estimated"] = figures["estimated"] or line.estimated
+    from claude_poe_tui.points.ledger import day_of
+    from claude_poe_tui.points.summary import MAX_MEMBERS
+
+    kept = kept or {}
+    same_day = (kept.get("today") or {}).get("day") == day_of(time.time())  # a summary from yesterday says nothing
+    today = (kept.get("members_today") or {}) if same_day else {}
+    budgets = (kept.get("budget_status") or {}).get("member_daily_points") or {}
+    for name, figures in members.items():
+        if name == MASTER_KEY_HOLDER:
+            continue
+        totals = today.get(name) if isinstance(today, dict) else None
+        if isinstance(totals, dict) and isinstance(totals.get("points"), (int, float)):
+            figures["points_today"] = totals["points"]
+        elif same_day and isinstance(today, dict) and len(today) < MAX_MEMBERS:
+            figures["points_today"] = 0.0  # the proxy counted today and this member spent nothing
+        budget = budgets.get(name) if isinstance(budgets, dict) else None
+        if isinstance(budget, dict) and isinstance(budget.get("limit"), (int, float)):
+            figures["daily_budget"] = budget["limit"]
     return dict(sorted(members.items(), key=lambda item: -item[1]["requests"]))
 
 
@@ -86,7 +107,12 @@ def format_members(members: dict) -> str:
     lines = ["Members ([[clients]]; ~ partly estimated):"]
     width = max(len(name) for name in members)
     for name, f in members.items():
-        lines.append(f"  {name.ljust(width)}  {f['requests']:>6,} requests  {f['errors']:>5,} errors  {_pts(f):>10} points")
+        line = f"  {name.ljust(width)}  {f['requests']:>6,} requests  {f['errors']:>5,} errors  {_pts(f):>10} points"
+        if f.get("points_today") is not None:
+            line += f"  today {f['points_today']:,.0f}"
+            if f.get("daily_budget") is not None:
+                line += f" of {f['daily_budget']:,.0f} (daily_points)"
+        lines.append(line)
     return "\n".join(lines)
 
 

@@ -108,7 +108,7 @@ class _Reader:
         self.path = path
         self.text = text
         self.environ = environ
-        self.budget_set = False  # [budget] has a limit: [log] points must stay on
+        self.budget_set = False  # [budget] or a [[clients]] entry has a limit: [log] points must stay on
 
     def fail(self, key_path: KeyPath, message: str) -> typing.NoReturn:
         # An item of a list (`fallbacks[1]`) is on the line of its key.
@@ -290,6 +290,10 @@ class _Reader:
             self.check_secret(client.key, (*where, "key"))
             if client.key in keys:
                 self.fail((*where, "key"), f"the same token as [[clients]] entry {keys[client.key] + 1}")
+            for key in ("daily_points", "session_points"):
+                value = getattr(client, key)
+                if value is not None and value <= 0:
+                    self.fail((*where, key), f"must be more than 0 points, not {value:g} (remove the line for no limit)")
             names[client.name], keys[client.key] = index, index
             clients.append(client)
         return tuple(clients)
@@ -302,7 +306,8 @@ class _Reader:
         if settings.backups < 0:
             self.fail((*where, "backups"), "must be 0 or more")
         if not settings.points and self.budget_set:
-            self.fail((*where, "points"), "is false, but [budget] limits need the points it keeps")
+            self.fail((*where, "points"), "is false, but [budget] limits (and members' daily_points or session_points) "
+                                        "need the points it keeps")
         return settings
 
     def models(self, raw: Any) -> tuple[ModelMapping, ...]:
@@ -419,6 +424,10 @@ def parse_config(text: str, path: Path, environ: Mapping[str, str] | None = None
     reader.check_known_keys(data, TOP_LEVEL_KEYS, ())
     budget = data.get("budget")
     reader.budget_set = isinstance(budget, dict) and any(budget.get(k) is not None for k in budget)
+    clients = data.get(CLIENTS_KEY)
+    if isinstance(clients, list):  # a member's own budget needs the points too
+        reader.budget_set = reader.budget_set or any(
+            isinstance(c, dict) and ("daily_points" in c or "session_points" in c) for c in clients)
     models = reader.models(data.get(MODELS_KEY))
     return Config(
         path=path,

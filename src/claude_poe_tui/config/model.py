@@ -165,6 +165,10 @@ class ClientToken:
     name: str
     key: str
     """``env:NAME`` or a literal token."""
+    daily_points: float | None = None
+    """Points this member's requests may spend per calendar day (local time); unset: no limit of their own."""
+    session_points: float | None = None
+    """Points one Claude Code session of this member may spend; unset: no limit of their own."""
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,8 @@ are running sums; the points by end time are sums per second (the last :data:`FI
 per minute (the open window); a replacing line carries the figures it replaces, so no line has to
 be kept to take it out again. The latest lines are kept for look-ups (``line``, ``in``), at most
 :data:`OPEN_SECONDS` + 1 h and :data:`MAX_OPEN` of them; sessions are kept least-recently-active
-first up to :data:`MAX_SESSIONS`, days up to :data:`MAX_DAYS`.
+first up to :data:`MAX_SESSIONS`, days up to :data:`MAX_DAYS`, team members (``[[clients]]``) per day
+up to :data:`MAX_MEMBERS_PER_DAY` (members come from the config, so a day rarely has more).
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ OPEN_SECONDS = 7 * 3600  # how long after its first line a request's points may 
 MAX_SESSIONS = 1000
 MAX_DAYS = 40
 MAX_MODELS_PER_DAY = 200
+MAX_MEMBERS_PER_DAY = 1000  # beyond: counted together under OTHER_MEMBERS (their budgets then count that sum)
+OTHER_MEMBERS = "(other)"
 MAX_OPEN = 10_000  # latest lines kept for look-ups (a request's lines come within its open window)
 FINE_SECONDS = 2 * 3600  # points by the second their request ended, this far back (the last hour, the balance)
 COARSE_STEP = 60.0  # and by the minute over the whole open window
@@ -173,6 +176,7 @@ class Ledger:
         self.sessions: OrderedDict[str, SessionTotals] = OrderedDict()
         self.days: dict[str, Totals] = {}
         self.models: dict[str, dict[str, Totals]] = {}  # day -> model -> totals
+        self.members: dict[str, dict[str, Totals]] = {}  # day -> team member -> totals (member's requests only)
         self.lines_applied = 0
 
     def __contains__(self, request_id: object) -> bool:
@@ -238,6 +242,14 @@ class Ledger:
         if name not in per_model and len(per_model) >= MAX_MODELS_PER_DAY:
             name = "(other)"
         per_model.setdefault(name, Totals()).add(line, sign)
+        if line.member:
+            per_member = self.members.setdefault(day, {})
+            if len(self.members) > MAX_DAYS:
+                del self.members[min(self.members)]
+            member = line.member
+            if member not in per_member and len(per_member) >= MAX_MEMBERS_PER_DAY:
+                member = OTHER_MEMBERS
+            per_member.setdefault(member, Totals()).add(line, sign)
         if line.session:
             session = self.sessions.get(line.session)
             if session is None:
@@ -258,6 +270,16 @@ class Ledger:
 
     def day(self, day: str) -> Totals:
         return self.days.get(day) or Totals()
+
+    def member_day(self, member: str, day: str) -> Totals:
+        """A team member's points on ``day``; one beyond :data:`MAX_MEMBERS_PER_DAY` counts the overflow's."""
+        per_member = self.members.get(day)
+        if not per_member:
+            return Totals()
+        totals = per_member.get(member)
+        if totals is None and len(per_member) >= MAX_MEMBERS_PER_DAY:
+            totals = per_member.get(OTHER_MEMBERS)
+        return totals or Totals()
 
     def open_lines(self) -> Iterator[PointsLine]:
         """The latest lines kept (those of the last :data:`OPEN_SECONDS` + 1 h, at most :attr:`max_open`)."""

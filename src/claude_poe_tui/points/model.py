@@ -44,6 +44,8 @@ class PointsLine:
     """For a line that replaces an earlier one: that line's ``(points, kind)`` (everything else of a
     request's lines is the same), so a reader can take it out of its totals without having kept it.
     ``None`` for a request's first line (and for every line of a compacted store)."""
+    member: str | None = None
+    """The team member whose token was sent (``[[clients]] name``); ``None`` for the master key."""
 
     def to_json(self) -> str:
         data: dict[str, Any] = {
@@ -55,6 +57,8 @@ class PointsLine:
             data["query_ids"] = list(self.query_ids)
         if self.was is not None:
             data["was"] = [self.was[0], self.was[1].value]
+        if self.member is not None:
+            data["member"] = self.member
         return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
 
     @classmethod
@@ -72,7 +76,7 @@ class PointsLine:
                 model=_str(data.get("model")), bot=_str(data.get("bot")),
                 points=None if points is None else float(points), kind=kind,
                 query_ids=tuple(q for q in data.get("query_ids") or () if isinstance(q, str)),
-                at=float(data.get("at", ts)), was=_was(data.get("was")),
+                at=float(data.get("at", ts)), was=_was(data.get("was")), member=_str(data.get("member")),
             )
         except (ValueError, KeyError, TypeError, AttributeError):
             return None

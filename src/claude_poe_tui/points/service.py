@@ -4,7 +4,7 @@ One :class:`PointsService` per request log. In the proxy child (asyncio)::
 
     points = PointsService(PointsSettings.from_json(gateway_config["points"]), os.environ.get(key_env))
     await points.astart()                       # opens the files (in a thread), starts the poller task
-    refusal = points.check(session_id)          # before forwarding: None, or a BudgetRefusal to answer with
+    refusal = points.check(session_id, member)  # before forwarding: None, or a BudgetRefusal to answer with
     points.on_record(record)                    # after each request (the RequestRecord the log gets)
     await points.astop()                        # at shutdown: last summary written
 
@@ -47,7 +47,7 @@ from claude_poe_tui.points.ledger import OPEN_SECONDS, Ledger, PointsStore, Stor
 from claude_poe_tui.points.matching import SLACK_BEFORE, Candidate, Match, Offsets, match
 from claude_poe_tui.points.model import PointsKind, PointsLine
 from claude_poe_tui.points.pricing import PriceTable
-from claude_poe_tui.points.summary import MAX_SESSIONS, VERSION, read_summary, write_summary
+from claude_poe_tui.points.summary import MAX_MEMBERS, MAX_SESSIONS, VERSION, read_summary, write_summary
 from claude_poe_tui.points.usage_api import UsageApi, usage_root
 
 DEFAULT_POLL_SECONDS = 15.0
@@ -109,7 +109,7 @@ def compile_points_settings(config: Any, request_log_path: str | os.PathLike[str
     prices = PriceTable.from_catalog(catalog).prices_json() if catalog is not None else {}
     return PointsSettings(
         request_log=str(request_log_path), poe_base_url=config.poe.base_url,
-        api_key_env=secret_env_names(config).poe_api_key, budget=BudgetLimits.from_settings(config.budget),
+        api_key_env=secret_env_names(config).poe_api_key, budget=BudgetLimits.from_settings(config.budget, config.clients),
         config_path=str(config.path), prices=prices, models={m.name: m.poe_model for m in config.models},
     ).to_json()
 
@@ -323,7 +323,7 @@ class PointsService:
         end = record.ts + (record.latency_ms or 0.0) / 1000.0
         points = self.prices.estimate(bot, record.input_tokens, record.output_tokens) if ok else 0.0
         estimate = PointsLine(record.id, record.ts, end, record.session, record.model, bot, points,
-                              PointsKind.ESTIMATED, (), now)
+                              PointsKind.ESTIMATED, (), now, member=getattr(record, "member", None))
         self._traffic = True
         self._dirty = True
         if self.role is not Role.WRITER:
@@ -353,8 +353,9 @@ class PointsService:
             self.settings = dataclasses.replace(self.settings, budget=budget)
             self._dirty = True
 
-    def check(self, session: str | None) -> BudgetRefusal | None:
-        """Before a request is forwarded: ``None``, or the refusal to answer with (see :mod:`.budget`)."""
+    def check(self, session: str | None, member: str | None = None) -> BudgetRefusal | None:
+        """Before a request is forwarded: ``None``, or the refusal to answer with (see :mod:`.budget`).
+        ``member``: the team member whose token was sent (``None``: the master key)."""
         limits = self.settings.budget
         if not limits.any:
             return None
@@ -365,12 +366,15 @@ class PointsService:
             totals = self.ledger.session(session)
             today = self.ledger.day(day_of(now))
             live, live_estimated = self._live_balance() if limits.min_balance is not None else (None, False)
+            own = self.ledger.member_day(member, day_of(now)) if limits.member(member) is not None else None
             return check_budgets(
                 limits,
                 session_points=totals.points if totals else (0.0 if session else None),
                 session_estimated=bool(totals and totals.is_estimated),
                 day_points=today.points, day_estimated=today.is_estimated,
                 balance=live, balance_estimated=live_estimated, config_path=self.settings.config_path,
+                member=member, member_day_points=own.points if own else 0.0,
+                member_day_estimated=bool(own and own.is_estimated),
             )
 
     def _live_balance(self) -> tuple[float | None, bool]:
@@ -600,6 +604,7 @@ class PointsService:
                 "burn_rate": {"points_per_hour": round(per_hour, 1), "estimated": hour_estimated},
                 "today": {"day": today_key, **self.ledger.day(today_key).to_json()},
                 "models_today": {m: t.to_json() for m, t in sorted(self.ledger.models.get(today_key, {}).items())},
+                "members_today": self._members_today(today_key),
                 "sessions": {sid: totals.to_json() for sid, totals in sessions},
                 "models": self.settings.models,
                 "alerts": [{"kind": a.kind.value, "message": a.message} for a in alerts],
@@ -607,6 +612,11 @@ class PointsService:
                 "rates": self.prices.rates_json(),
                 "requests_last_minute": self.sync.requests_last_minute(),
             }
+
+    def _members_today(self, day: str) -> dict[str, Any]:
+        """Today's points per team member, those who spent most first (at most :data:`MAX_MEMBERS`)."""
+        spent = sorted(self.ledger.members.get(day, {}).items(), key=lambda item: (-item[1].points, item[0]))
+        return {name: totals.to_json() for name, totals in spent[:MAX_MEMBERS]}
 
     def _budget_status(self, now: float, live: float | None, live_estimated: bool) -> dict[str, Any]:
         """How close each budget is (the dashboard's gauges); per-session figures are in ``sessions``."""
@@ -622,6 +632,14 @@ class PointsService:
                                      "estimated": live_estimated}
         if limits.session_points is not None:
             status["session_points"] = {"limit": limits.session_points}
+        members = {}
+        for name, own in sorted(limits.members.items()):
+            if own.daily_points is not None:
+                spent = self.ledger.member_day(name, day_of(now))
+                members[name] = {"limit": own.daily_points, "spent": round(spent.points, 1),
+                                 "share": round(spent.points / own.daily_points, 4), "estimated": spent.is_estimated}
+        if members:
+            status["member_daily_points"] = members
         return status
 
     def write_summary(self) -> None:

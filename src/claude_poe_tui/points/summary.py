@@ -12,10 +12,13 @@ Shape (``version`` 1)::
     {"version": 1, "written_at": 1733000000.0, "pid": 1234,
      "balance": {"points": 987654, "at": 1733000000.0, "live": 987000.5, "error": null},
      "history": {"ok": true, "at": ..., "error": null, "malformed": 0, "complete": true},
-     "budget": {"session_points": 50000, "daily_points": null, "min_balance": 10000},
-     "budget_status": {"min_balance": {"limit": 10000, "balance": 987000.5, "estimated": true}, ...},
+     "budget": {"session_points": 50000, "daily_points": null, "min_balance": 10000,
+                "members": {"alice": {"session_points": null, "daily_points": 100000}}},
+     "budget_status": {"min_balance": {"limit": 10000, "balance": 987000.5, "estimated": true},
+                       "member_daily_points": {"alice": {"limit": 100000, "spent": 1234.5, ...}}, ...},
      "burn_rate": {"points_per_hour": 1234.5, "estimated": false},
      "today": {"day": "2026-11-30", "points": ..., "estimated_points": ..., ...},
+     "members_today": {"alice": {"points": ..., "estimated_points": ..., ...}},
      "sessions": {"<session id>": {"points": ..., "estimated_points": ..., "last_bot": ..., ...}},
      "models": {"claude-sonnet-4-5": "Claude-Sonnet-4.5"},
      "alerts": [{"kind": "runs_out_soon", "message": "..."}],
@@ -29,6 +32,7 @@ import os
 
 VERSION = 1
 MAX_SESSIONS = 200
+MAX_MEMBERS = 200  # members_today: those who spent most (the status line reads this file on every refresh)
 
 
 def write_summary(path, data: dict) -> None:

@@ -346,11 +346,12 @@ class GatewayApp:
         return watch
 
     async def _over_budget(self, send: Send, info: RequestInfo, anthropic_shape: bool) -> bool:
-        """A request that would go over a ``[budget]`` is refused with an error Claude Code does not
-        retry (402 billing_error), naming the budget and how to raise it."""
+        """A request that would go over a ``[budget]``, or its member's own (``[[clients]]``
+        daily_points / session_points), is refused with an error Claude Code does not retry (402
+        billing_error), naming the budget and how to raise it."""
         if self.points is None:
             return False
-        refusal = self.points.check(info.session)
+        refusal = self.points.check(info.session, info.member)
         if refusal is None:
             return False
         await self._error(send, info, refusal.status, refusal.message, anthropic_shape)
@@ -625,7 +626,7 @@ class GatewayApp:
         self.settings.take_reload(fresh)
         points = payload.gateway.get("points")
         if self.points is not None and isinstance(points, dict):
-            # A budget changed in the dashboard holds from the next request, without a restart.
+            # A budget changed in the dashboard (or a member's own) holds from the next request, without a restart.
             from claude_poe_tui.points.budget import BudgetLimits
 
             self.points.set_budget(BudgetLimits.from_json(points.get("budget")))
