@@ -24,7 +24,8 @@ from claude_poe_tui.points.budget import BudgetLimits, BudgetName, MemberLimits,
 from claude_poe_tui.points.files import PointsFiles
 from claude_poe_tui.points.ledger import Ledger, PointsStore, day_of
 from claude_poe_tui.points.model import PointsKind, PointsLine
-from claude_poe_tui.points.service import PointsService, PointsSettings, compile_points_settings
+from claude_poe_tui.compiler import compile_points_settings
+from claude_poe_tui.points.service import PointsService, PointsSettings
 from claude_poe_tui.points.summary import read_summary
 from claude_poe_tui.requestlog.record import RequestRecord
 

@@ -31,7 +31,8 @@ from claude_poe_tui.points.budget import BudgetName
 from claude_poe_tui.points.files import PointsFiles
 from claude_poe_tui.points.ledger import PointsStore
 from claude_poe_tui.points.model import PointsKind
-from claude_poe_tui.points.service import PointsService, PointsSettings, Role, compile_points_settings
+from claude_poe_tui.compiler import compile_points_settings
+from claude_poe_tui.points.service import PointsService, PointsSettings, Role
 from claude_poe_tui.points.summary import read_summary
 from claude_poe_tui.poe.catalog import Catalog
 

@@ -3,7 +3,7 @@
 * :func:`compile_router_config`: the ``litellm.Router`` the child builds (its model list and router
   settings), the single source of LiteLLM's behaviour; ``claude-poe-tui compile`` prints it.
 * :func:`compile_gateway_settings`: what our own gateway in the child needs (the mapping table,
-  limits, the request log).
+  limits, the request log); :func:`compile_points_settings`: its points service's settings.
 
 Why each Router setting is there (see FACTS about LiteLLM 1.106):
 
@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,6 +62,25 @@ def secret_env_names(config: Config) -> SecretEnvNames:
         master_key=reference_name(config.proxy.master_key) or LITERAL_MASTER_KEY_ENV,
         poe_key_pool=tuple(pool_env_name(raw, i) for i, raw in enumerate(config.poe.api_keys)),
     )
+
+
+def compile_points_settings(config: Config, request_log_path: str | os.PathLike[str],
+                            catalog: Catalog | None = None) -> dict[str, Any]:
+    """The ``points`` part of what the proxy child is given (``points.service.PointsSettings``).
+
+    ``catalog``: Poe's catalog (the cached one is fine) for the estimates' prices; without it every
+    request is ``estimated`` with no figure until Poe's history has it.
+    """
+    from claude_poe_tui.points.budget import BudgetLimits
+    from claude_poe_tui.points.pricing import PriceTable
+    from claude_poe_tui.points.service import PointsSettings
+
+    prices = PriceTable.from_catalog(catalog).prices_json() if catalog is not None else {}
+    return PointsSettings(
+        request_log=str(request_log_path), poe_base_url=config.poe.base_url,
+        api_key_env=secret_env_names(config).poe_api_key, budget=BudgetLimits.from_settings(config.budget, config.clients),
+        config_path=str(config.path), prices=prices, models={m.name: m.poe_model for m in config.models},
+    ).to_json()
 
 
 def compile_router_config(config: Config) -> dict[str, Any]:

@@ -98,22 +98,6 @@ class PointsSettings:
         )
 
 
-def compile_points_settings(config: Any, request_log_path: str | os.PathLike[str], catalog: Any = None) -> dict[str, Any]:
-    """The ``points`` part of what the proxy child is given (see :class:`PointsSettings`). Pure.
-
-    ``catalog``: Poe's catalog (the cached one is fine) for the estimates' prices; without it every
-    request is ``estimated`` with no figure until Poe's history has it.
-    """
-    from claude_poe_tui.compiler import secret_env_names
-
-    prices = PriceTable.from_catalog(catalog).prices_json() if catalog is not None else {}
-    return PointsSettings(
-        request_log=str(request_log_path), poe_base_url=config.poe.base_url,
-        api_key_env=secret_env_names(config).poe_api_key, budget=BudgetLimits.from_settings(config.budget, config.clients),
-        config_path=str(config.path), prices=prices, models={m.name: m.poe_model for m in config.models},
-    ).to_json()
-
-
 def traffic_since_last_call(counter: Callable[[], int]) -> Callable[[], bool]:
     """``has_traffic`` from a count that only grows (e.g. the gateway's requests served)."""
     seen = [counter()]

@@ -33,7 +33,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from claude_poe_tui.atomic import atomic_write_text
-from claude_poe_tui.compiler import compile_gateway_settings, compile_router_config, is_loopback, secret_env_names
+from claude_poe_tui.compiler import (
+    compile_gateway_settings,
+    compile_points_settings,
+    compile_router_config,
+    is_loopback,
+    secret_env_names,
+)
 from claude_poe_tui.config.load import Secrets, resolve_member_tokens
 from claude_poe_tui.secrets import SecretResolver, reference_name
 from claude_poe_tui.config.model import MIN_EXPOSED_MASTER_KEY_LENGTH, Config
@@ -117,8 +123,6 @@ def compiled_payload(config: Config, state_paths: StatePaths, secrets: Secrets |
         )
     if gateway.get("request_log") and config.log.points:
         # Points per request are joined to the request log: only with a log are they kept.
-        from claude_poe_tui.points.service import compile_points_settings
-
         gateway["points"] = compile_points_settings(config, gateway["request_log"]["path"], catalog)
     return ReloadPayload(router=compile_router_config(config), gateway=gateway)
 
