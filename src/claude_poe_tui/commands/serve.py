@@ -290,6 +290,7 @@ class Serve:
         self.notifier.send(f"pid {os.getpid()}")
         config = self.config
         self.proxy = proxy = ProxyProcess(config, self.secrets, self.state, restart_on_crash=True)
+        proxy.config_edits = True  # the gateway may write [[models]]: the watch below applies it
         proxy.config_source = self._read_config
         proxy.add_listener(self._on_proxy_event)
         self._install_signals()
