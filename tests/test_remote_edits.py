@@ -149,6 +149,12 @@ def test_serve_applies_its_config_file_when_it_changes_and_keeps_the_old_one_on_
     serve.wait_for_output("config.toml changed: applied without a restart", after=before)
     assert ask(serve.url, "later") == 200
 
+    # What a reload cannot take is said, not silently dropped.
+    before = len(serve.text())
+    serve.config.write_text(serve.config.read_text().replace("[proxy]\n", "[proxy]\ndrain_seconds = 5\n", 1))
+    serve.wait_for_output("[proxy] drain_seconds take effect at the next restart", after=before)
+    assert serve.process.poll() is None and ask(serve.url, "later") == 200
+
 
 # -- the gateway's mapping endpoint --
 

@@ -227,6 +227,7 @@ class Serve:
             return
         if (config, secrets) == (self.proxy.config, self.proxy.secrets):
             return  # already served (the dashboard applied it, or only comments changed)
+        previous = self.proxy.config
         self.config, self.secrets, self.warning = config, secrets, warning
         try:
             outcome = self.proxy.apply(config, secrets)
@@ -235,6 +236,17 @@ class Serve:
         except UserError as exc:
             self.say(f"{path.name} changed, but applying it failed: {exc}")
             return
+        if outcome is ApplyOutcome.RELOADED:
+            # What a reload does not take: said, so nobody believes it applied.
+            import dataclasses
+
+            waiting = [f"[proxy] {f.name}" for f in dataclasses.fields(config.proxy)
+                       if f.name not in ("host", "port", "master_key", "request_timeout", "stop_when_idle")
+                       and getattr(config.proxy, f.name) != getattr(previous.proxy, f.name)]
+            if config.redis != previous.redis:
+                waiting.append("[redis]")
+            if waiting:
+                self.say(f"{path.name}: {', '.join(waiting)} take effect at the next restart (kill -USR1 {os.getpid()})")
         names = ", ".join(f"{m.name} -> {m.poe_model}" for m in config.models) or "no mappings"
         words = {ApplyOutcome.RELOADED: "applied without a restart", ApplyOutcome.RESTARTED: "proxy restarted",
                  ApplyOutcome.SAVED: "taken for the next start"}[outcome]
