@@ -307,3 +307,26 @@ async def test_the_dashboard_edits_a_remote_gateways_mappings(tmp_path: Path, se
         finally:
             os.chmod(serve.config, 0o644)
         assert app.query_one("#models-table").row_count == 6
+
+
+@pytest.mark.proxy
+def test_with_workers_any_worker_writes_and_serve_applies_once(tmp_path: Path, poe: PoeStandin) -> None:
+    running = start_serve(tmp_path, poe, proxy_extra="workers = 2")
+    try:
+        keys = get(running.url).json()["models"]
+        before = len(running.text())
+        answer = put(running.url, {"models": [*keys, {"name": "grok", "poe_model": "GPT-4o"}]})
+        assert answer.status_code == 200, answer.text
+        running.wait_for_output("config.toml changed: applied without a restart", after=before)
+        # Every worker took it: each one's status page lists it.
+        seen: dict[int, bool] = {}
+        deadline = time.monotonic() + 20
+        while len(seen) < 2 and time.monotonic() < deadline:
+            status = httpx.get(running.url + "/claude-poe-tui/status", timeout=10).json()
+            seen[status["worker_pid"]] = "grok" in status["models"]
+        assert len(seen) == 2 and all(seen.values()), seen
+        assert [ask(running.url, "grok") for _ in range(4)] == [200] * 4
+        time.sleep(1.5)
+        assert running.text()[before:].count("config.toml changed") == 1
+    finally:
+        stop_serve(running)
