@@ -30,6 +30,12 @@ def _unwritable(path: Path) -> str | None:
         mode = path.stat().st_mode
     except OSError as exc:
         return f"{type(exc).__name__}: {exc}"
+    try:
+        read_only_mount = bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except (OSError, AttributeError):
+        read_only_mount = False
+    if read_only_mount:
+        return f"{path} is on a read-only file system (mounted read-only, as `export compose` and `export systemd` do)"
     if not mode & 0o222 or not os.access(path, os.W_OK):
         return f"{path} is read-only (mode {mode & 0o777:04o})"
     if not os.access(path.parent, os.W_OK):
