@@ -7,7 +7,10 @@ state folder and stops by itself after ``[proxy] stop_when_idle`` without reques
 Either way it holds ``serve.lock`` and keeps ``serve.pid``/``serve.json`` in the run folder of its
 port, restarts a crashed proxy child with backoff on the port it keeps bound, and on SIGTERM lets
 streams in flight finish for ``[proxy] drain_seconds``. SIGUSR1 (and SIGHUP in the background)
-re-reads the config and starts a new child on the same port.
+re-reads the config and starts a new child on the same port. The config file is watched (once a
+second): a change that validates is applied to the running child as the dashboard applies a saved
+config (mappings reloaded in place, keys or the request log by a restart); one that does not is
+said (file, line, key) and the config as it was keeps serving.
 """
 
 from __future__ import annotations
@@ -77,6 +80,8 @@ class Serve:
         self.write: Callable[[str], None] = lambda text: print(text, flush=True)
         self.stop_requested = threading.Event()
         self.restart_requested = threading.Event()
+        self.config_changed = threading.Event()
+        self.watch = None
         self.started_at = time.time()
         self._record_lock = threading.Lock()
         self.proxy = None
@@ -201,6 +206,52 @@ class Serve:
             return
         self.say(f"restarted (proxy pid {self.proxy.pid})")
 
+    def apply_config_file(self) -> None:
+        """The config file changed: serve it from now on, or say why not and keep the old one."""
+        from claude_poe_tui.config import load_config, resolve_secrets
+        from claude_poe_tui.errors import UserError
+        from claude_poe_tui.proxy.parent.process import ApplyOutcome, exposure_warning
+
+        assert self.proxy is not None
+        path = self.config.path
+        try:
+            config = load_config(path)
+            secrets = resolve_secrets(config)
+            warning = exposure_warning(config, secrets)
+        except UserError as exc:
+            self.say(f"{path.name} changed, but it cannot be used; still serving the config as it was: {exc}")
+            return
+        if (config.proxy.host, config.proxy.port) != (self.config.proxy.host, self.config.proxy.port):
+            self.say(f"{path.name} changed, but [proxy] host/port ({config.proxy.host}:{config.proxy.port}) only "
+                     "take effect when this proxy is stopped and started again; nothing else was applied either")
+            return
+        if (config, secrets) == (self.proxy.config, self.proxy.secrets):
+            return  # already served (the dashboard applied it, or only comments changed)
+        previous = self.proxy.config
+        self.config, self.secrets, self.warning = config, secrets, warning
+        try:
+            outcome = self.proxy.apply(config, secrets)
+            if outcome is ApplyOutcome.RESTARTED:
+                self.proxy.wait_ready(timeout=self.args.start_timeout)
+        except UserError as exc:
+            self.say(f"{path.name} changed, but applying it failed: {exc}")
+            return
+        if outcome is ApplyOutcome.RELOADED:
+            # What a reload does not take: said, so nobody believes it applied.
+            import dataclasses
+
+            waiting = [f"[proxy] {f.name}" for f in dataclasses.fields(config.proxy)
+                       if f.name not in ("host", "port", "master_key", "request_timeout", "stop_when_idle")
+                       and getattr(config.proxy, f.name) != getattr(previous.proxy, f.name)]
+            if config.redis != previous.redis:
+                waiting.append("[redis]")
+            if waiting:
+                self.say(f"{path.name}: {', '.join(waiting)} take effect at the next restart (kill -USR1 {os.getpid()})")
+        names = ", ".join(f"{m.name} -> {m.poe_model}" for m in config.models) or "no mappings"
+        words = {ApplyOutcome.RELOADED: "applied without a restart", ApplyOutcome.RESTARTED: "proxy restarted",
+                 ApplyOutcome.SAVED: "taken for the next start"}[outcome]
+        self.say(f"{path.name} changed: {words} ({names})")
+
     def _read_config(self):
         """For a restart after a crash: the config as the file says now (the dashboard applies
         mapping changes to the running child and to the file, not to us)."""
@@ -251,6 +302,7 @@ class Serve:
         self.notifier.send(f"pid {os.getpid()}")
         config = self.config
         self.proxy = proxy = ProxyProcess(config, self.secrets, self.state, restart_on_crash=True)
+        proxy.config_edits = True  # the gateway may write [[models]]: the watch below applies it
         proxy.config_source = self._read_config
         proxy.add_listener(self._on_proxy_event)
         self._install_signals()
@@ -292,10 +344,16 @@ class Serve:
                 self.say("  (or: eval \"$(claude-poe-tui env)\"); Ctrl-C stops the proxy")
             self.notifier.send("ready")
             self.notifier.close()
-            while not self.stop_requested.wait(0.5):
+            from claude_poe_tui.proxy.parent.watch import FileWatch
+
+            self.watch = FileWatch(config.path, self.config_changed.set).start()
+            while not self.stop_requested.wait(0.25):
                 if self.restart_requested.is_set():
                     self.restart_requested.clear()
                     self.restart()
+                if self.config_changed.is_set():
+                    self.config_changed.clear()
+                    self.apply_config_file()
             return 0
         except KeyboardInterrupt:
             return 0
@@ -307,6 +365,8 @@ class Serve:
                 idle.stop()
             if health is not None:
                 health.stop()
+            if self.watch is not None:
+                self.watch.stop()
             # A second SIGTERM during the drain ends us at once (the child follows: its pipe closes).
             self._restore_signals()
             started = proxy.pid is not None

@@ -210,6 +210,46 @@ class ConfigEditor:
         block.content = self._mapping_content(block.content, mapping)
         self._write_models()
 
+    def replace_models(self, mappings: Sequence[ModelMapping]) -> None:
+        """Make the list exactly ``mappings``, in that order, every field as given.
+
+        A mapping keeps the block (its comments, its keys' inline comments) of the mapping of the
+        same name, else of the one on the same row when that row's name is gone (a rename); the
+        blocks of mappings not in the list go, with the comments above them.
+        """
+        by_name: dict[str, int] = {}
+        for index, block in enumerate(self._blocks):
+            name = next((item for key, item in block.content if key is not None and key.key == "name"), None)
+            if name is not None:
+                by_name.setdefault(str(name), index)
+        used: set[int] = set()
+        chosen: list[int | None] = []
+        for mapping in mappings:
+            index = by_name.get(mapping.name)
+            if index is not None and index in used:
+                index = None
+            chosen.append(index)
+            if index is not None:
+                used.add(index)
+        names = {m.name for m in mappings}
+        for position, index in enumerate(chosen):
+            if index is None and position < len(self._blocks) and position not in used:
+                old = next((item for key, item in self._blocks[position].content if key is not None and key.key == "name"),
+                           None)
+                if old is None or str(old) not in names:  # renamed, not moved
+                    chosen[position] = position
+                    used.add(position)
+        blocks: list[_ModelBlock] = []
+        for mapping, index in zip(mappings, chosen):
+            block = self._blocks[index] if index is not None else _ModelBlock()
+            content = self._mapping_content(block.content, mapping)
+            for key in ("context_window", "max_output_tokens", "rpm", "tpm"):
+                value = getattr(mapping, key)
+                content = _drop_key(content, key) if value is None else _set_key(content, key, value)
+            blocks.append(_ModelBlock(leading=block.leading, content=content, header=block.header))
+        self._blocks = blocks
+        self._write_models()
+
     def delete_model(self, index: int) -> None:
         """Remove a mapping with the comments written above it."""
         self._blocks.pop(index)

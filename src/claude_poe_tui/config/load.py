@@ -519,3 +519,64 @@ def resolve_member_tokens(config: Config, environ: Mapping[str, str] | None = No
         owners[token] = client.name
         tokens[client.name] = token
     return tokens
+
+
+# --- the [[models]] list as JSON, for the gateway's mapping endpoint ------------------------------
+
+MAPPING_FIELDS = tuple(f.name for f in dataclasses.fields(ModelMapping))
+_MAPPING_KEY = re.compile(r"^models\[(\d+)\](?:\.([A-Za-z_]+))?")
+
+
+def mapping_to_json(mapping: ModelMapping) -> dict[str, Any]:
+    """A mapping as the gateway's ``/claude-poe-tui/models`` sends it: every field that is set."""
+    out: dict[str, Any] = {"name": mapping.name, "poe_model": mapping.poe_model, "route": mapping.route.value,
+                           "thinking": mapping.thinking.value, "fallbacks": list(mapping.fallbacks)}
+    for key in ("context_window", "max_output_tokens", "rpm", "tpm"):
+        value = getattr(mapping, key)
+        if value is not None:
+            out[key] = value
+    return out
+
+
+class MappingListError(ValueError):
+    """A list of mappings (JSON) that the config would refuse: which mapping, which field, why."""
+
+    def __init__(self, message: str, *, index: int | None = None, name: str | None = None, field: str | None = None):
+        self.index, self.name, self.field, self.reason = index, name, field, message
+        where = ""
+        if index is not None:
+            where = f"mapping {index + 1}" + (f" ({name})" if name else "")
+            where += f", {field}" if field else ""
+            where += ": "
+        super().__init__(where + message)
+
+
+def mappings_from_json(raw: Any) -> tuple[ModelMapping, ...]:
+    """The ``[[models]]`` list a JSON body describes, checked by the same rules as the config file
+    (names, bots, routes, thinking, fallbacks, limits); :class:`MappingListError` names the mapping
+    and field of the first problem."""
+    if not isinstance(raw, list):
+        raise MappingListError(f"the mappings must be a list of objects, not {_type_name(raw)}")
+    for index, entry in enumerate(raw):
+        if not isinstance(entry, dict):
+            raise MappingListError(f"must be an object, not {_type_name(entry)}", index=index)
+        name = entry.get("name") if isinstance(entry.get("name"), str) else None
+        for key in entry:
+            if key not in MAPPING_FIELDS:
+                raise MappingListError(f"unknown field{_suggest(key, MAPPING_FIELDS)}; a mapping has "
+                                       f"{', '.join(MAPPING_FIELDS)}", index=index, name=name, field=key)
+        for key in ("name", "poe_model"):
+            if key not in entry:
+                raise MappingListError("is missing", index=index, name=name, field=key)
+    # JSON has null where TOML has nothing: an unset field.
+    cleaned = [{k: v for k, v in entry.items() if v is not None} for entry in raw]
+    try:
+        return _Reader(Path("mappings"), "", {}).models(cleaned)
+    except ConfigError as exc:
+        match = _MAPPING_KEY.match(exc.key or "")
+        if not match:
+            raise MappingListError(exc.message) from None
+        index = int(match.group(1))
+        name = cleaned[index].get("name") if index < len(cleaned) else None
+        raise MappingListError(exc.message, index=index, name=name if isinstance(name, str) else None,
+                               field=match.group(2)) from None

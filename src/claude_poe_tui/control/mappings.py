@@ -71,6 +71,41 @@ class MappingEdited:
     """The row the edited mapping is on now (the row after a deletion); None when the list is empty."""
 
 
+def edit_mapping_list(mappings: list[ModelMapping], edit: MappingEdit) -> MappingListEdited:
+    """``edit`` applied to a list in memory (a remote gateway's, which checks and writes it);
+    :class:`IndexError` for a row that is not there."""
+    out = list(mappings)
+    action = edit.action
+    if action is MappingAction.ADD:
+        assert edit.mapping is not None
+        out.append(edit.mapping)
+        what, row = f"added {edit.mapping.name} → {edit.mapping.poe_model}", len(out) - 1
+    elif action is MappingAction.UPDATE:
+        assert edit.mapping is not None and edit.index is not None
+        out[edit.index] = edit.mapping
+        what, row = f"updated {edit.mapping.name} → {edit.mapping.poe_model}", edit.index
+    elif action is MappingAction.DELETE:
+        assert edit.index is not None
+        what, row = f"deleted {out.pop(edit.index).name}", edit.index
+    elif action is MappingAction.MOVE:
+        assert edit.index is not None and edit.to is not None
+        to = max(0, min(edit.to, len(out) - 1))
+        moved = out.pop(edit.index)
+        out.insert(to, moved)
+        what, row = f"moved {moved.name} to row {to + 1}", to
+    else:  # an enum member added without a branch here
+        raise ValueError(f"unknown mapping action {action!r}")
+    row = None if not out else min(max(row, 0), len(out) - 1)
+    return MappingListEdited(out, what, row)
+
+
+@dataclass(frozen=True)
+class MappingListEdited:
+    mappings: list[ModelMapping]
+    what: str
+    row: int | None
+
+
 def apply_mapping_edit(config_path: Path, edit: MappingEdit) -> MappingEdited:
     """Apply ``edit`` to the file and save it; :class:`~claude_poe_tui.errors.ConfigError` (nothing
     written) when the result would not be a valid config or the file changed meanwhile."""

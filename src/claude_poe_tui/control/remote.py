@@ -10,7 +10,10 @@ beside the config (:func:`attach_target`). The dashboard then shows
   disconnected; :class:`RemoteFeed` hands what it read to the same statistics the local
   dashboard uses (it is a :class:`~claude_poe_tui.requestlog.feed.RequestFeed`).
 
-Nothing here can change the gateway: its mappings, keys and process are managed on its machine.
+* its mappings in full (:class:`RemoteMappings`, ``/claude-poe-tui/models``), edited through that
+  endpoint with the master key: the gateway writes its config file and its ``serve`` applies it.
+
+Nothing else here can change the gateway: its keys and process are managed on its machine.
 ``https://`` URLs work (httpx); TLS itself is a reverse proxy's job in front of the gateway.
 Plain Python, no Textual.
 """
@@ -28,7 +31,7 @@ from urllib.parse import urlsplit
 
 from claude_poe_tui.config.model import DEFAULT_MASTER_KEY_REF
 from claude_poe_tui.errors import UserError
-from claude_poe_tui.proxy.protocol import REQUESTS_PATH
+from claude_poe_tui.proxy.protocol import MODELS_PATH, REQUESTS_PATH
 from claude_poe_tui.requestlog.feed import BATCH, RECENT_KEPT, RequestFeed
 from claude_poe_tui.requestlog.record import RequestRecord
 from claude_poe_tui.secrets import SecretResolver, reference_name, valid_reference_name
@@ -282,3 +285,101 @@ class RemoteGateway:
     @property
     def started_at(self) -> float | None:
         return self.report.started_at if self.answering else None
+
+
+# -- a remote gateway's mappings: read in full, edited through its authenticated endpoint --
+
+
+@dataclass(frozen=True)
+class RemoteMappingList:
+    """A remote gateway's ``[[models]]``, as its config file says."""
+
+    mappings: list[Any]  # ModelMapping
+    config: str
+    """The gateway's config file, on its machine."""
+    why_not: str | None = None
+    """Why it cannot be edited from here, or None."""
+    what: str = ""
+    """After an edit: what was done (``added gpt-5 → GPT-5``)."""
+    row: int | None = None
+    """After an edit: the row of the mapping edited."""
+
+    @property
+    def editable(self) -> bool:
+        return self.why_not is None
+
+
+class RemoteMappings:
+    """``GET``/``PUT /claude-poe-tui/models`` on the gateway, with its master key.
+
+    :meth:`edit` applies an edit of the Models pane to the list it shows and sends the whole list;
+    the gateway checks it by the config's own rules, writes its config file (comments kept) and the
+    ``serve`` running it applies the file. Failures are :class:`UserError` with the gateway's own
+    words (plain text, to be shown as such).
+    """
+
+    def __init__(self, target: RemoteTarget, *, timeout: float = 15.0) -> None:
+        self.target = target
+        self.timeout = timeout
+
+    @property
+    def url(self) -> str:
+        return self.target.url + MODELS_PATH
+
+    def _call(self, method: str, body: Any = None) -> Any:
+        import httpx
+
+        try:
+            response = httpx.request(method, self.url, json=body, timeout=self.timeout,
+                                     headers={"x-api-key": self.target.key})
+        except httpx.HTTPError as exc:
+            raise UserError(f"the gateway at {self.target.url} does not answer: {type(exc).__name__}: {exc}") from None
+        if response.status_code == 200:
+            try:
+                return response.json()
+            except ValueError:
+                raise UserError(f"{self.url} answered something that is not JSON") from None
+        try:
+            message = response.json().get("error", {}).get("message")
+        except (ValueError, AttributeError):
+            message = None
+        if response.status_code == 401:
+            raise UserError(f"the gateway refused {self.target.key_words} (401)")
+        if response.status_code == 404 and not message:
+            raise UserError(f"the gateway at {self.target.url} has no mapping endpoint (an older version)")
+        raise UserError(f"the gateway answered {response.status_code}: {message or response.text[:300]}")
+
+    def fetch(self) -> RemoteMappingList:
+        from claude_poe_tui.config.load import MappingListError, mappings_from_json
+
+        data = self._call("GET")
+        try:
+            mappings = list(mappings_from_json(data.get("models") if isinstance(data, dict) else None))
+        except MappingListError as exc:
+            raise UserError(f"{self.url} sent mappings this dashboard cannot read: {exc}") from None
+        why_not = data.get("why_not") if not data.get("editable") else None
+        return RemoteMappingList(mappings, str(data.get("config") or ""),
+                                 str(why_not or "the gateway does not allow edits") if not data.get("editable") else None)
+
+    def save(self, mappings: list[Any]) -> list[str]:
+        """Send the whole list; the mapping names the gateway wrote."""
+        from claude_poe_tui.config.load import mapping_to_json
+
+        data = self._call("PUT", {"models": [mapping_to_json(m) for m in mappings]})
+        return list(data.get("models") or []) if isinstance(data, dict) else []
+
+    def edit(self, shown: list[Any], edit: Any) -> RemoteMappingList:
+        """Apply ``edit`` (a :class:`~claude_poe_tui.control.mappings.MappingEdit`) to ``shown``,
+        send it, and read back what the gateway's file now says."""
+        from claude_poe_tui.control.mappings import edit_mapping_list
+
+        try:
+            edited = edit_mapping_list(shown, edit)
+        except IndexError:
+            raise UserError("that row is gone: the list changed meanwhile") from None
+        self.save(edited.mappings)
+        fresh = self.fetch()
+        row = edited.row
+        if row is not None and fresh.mappings:
+            row = min(row, len(fresh.mappings) - 1)
+        return RemoteMappingList(fresh.mappings, fresh.config, fresh.why_not, edited.what, row)

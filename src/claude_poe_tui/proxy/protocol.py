@@ -24,6 +24,13 @@ CONTROL_HEADER = b"x-claude-poe-tui-control"
 # The request log, for a dashboard on another machine (master key): its last ``tail`` records as
 # JSON lines, then, with ``follow=1``, every new record as it is written (blank lines keep it alive).
 REQUESTS_PATH = "/claude-poe-tui/requests"
+# The mapping list, for a dashboard on another machine (master key only; a member's token gets 403):
+# GET answers ``{"models": [mapping, ...], "config": path, "editable": bool, "why_not": str | null}``
+# as the config file says; PUT with ``{"models": [mapping, ...]}`` (every [[models]] field, nothing
+# else) validates the list and writes it into the config file, comments kept. The ``serve`` that runs
+# the gateway sees the file change and applies it. Only a gateway whose parent set
+# ``config_editable`` in its gateway settings writes (``serve`` does; a dashboard's own proxy not).
+MODELS_PATH = "/claude-poe-tui/models"
 # The control token reaches the child in its environment (it removes it at once) and the
 # dashboard or CLI through a 0600 file in the run folder.
 CONTROL_TOKEN_ENV = "CLAUDE_POE_TUI_CONTROL_TOKEN"

@@ -9,8 +9,9 @@ calls that block; panes show what they are given and post what the user asks. No
 imports LiteLLM: the proxy is a child process.
 
 With ``remote`` (``claude-poe-tui --attach URL``) the same panes show a gateway on another machine:
-its status, its requests streamed live (:mod:`claude_poe_tui.control.remote`), its mappings
-read-only; nothing here starts, stops or edits it.
+its status, its requests streamed live (:mod:`claude_poe_tui.control.remote`), its mappings in
+full, edited through its authenticated mapping endpoint (when it runs under ``serve``); nothing
+here starts or stops it.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ from claude_poe_tui.ui.messages import (
     ProxyActionFailed,
     ProxyEventArrived,
     RemoteLinkChanged,
+    RemoteMappingsRead,
     RequestLogFailed,
     RequestsRead,
     StatusRead,
@@ -66,7 +68,7 @@ from claude_poe_tui.ui.screens.help import HelpScreen
 from claude_poe_tui.ui.status_bar import StatusBar
 
 if TYPE_CHECKING:  # imported where used: a dashboard of its own proxy starts without them
-    from claude_poe_tui.control.remote import RemoteGateway, RemoteTarget
+    from claude_poe_tui.control.remote import RemoteGateway, RemoteMappings, RemoteTarget
     from claude_poe_tui.control.status import StatusReport, StatusWatcher
 
 PANES = ("models", "keys", "logs", "latency", "output", "sessions")
@@ -119,6 +121,9 @@ class PoeTuiApp(App[None]):
         self._alerts_shown: set[str] = set()
         self._points_error_told = False
         self.gateway: RemoteGateway | None = None  # what is known of a remote gateway
+        self.remote_mappings: RemoteMappings | None = None  # its mappings, read and edited
+        self.remote_mappings_full = False  # Models shows them in full (else only their names)
+        self._remote_names_seen: list[str] | None = None
         self._latest_sessions: tuple[list, int] | None = None
         self._sessions_shown_at = 0.0
         self._sessions_held = False  # rows that came too soon after the last drawing
@@ -231,7 +236,44 @@ class PoeTuiApp(App[None]):
 
     @on(MappingChange)
     def _on_mapping_change(self, change: MappingChange) -> None:
+        if self.remote_mappings is not None:
+            self.edit_remote_mapping(change, list(self.query_one(ModelsPane).mappings))
+            return
         self.edit_mapping(change)
+
+    @work(thread=True, exclusive=True, group="config", exit_on_error=False)
+    def edit_remote_mapping(self, change: MappingChange, shown: list) -> None:
+        """The whole list, edited, to the gateway's mapping endpoint; what its file says then comes back."""
+        assert self.remote_mappings is not None
+        try:
+            self.post_message(RemoteMappingsRead(self.remote_mappings.edit(shown, change.edit)))
+        except UserError as exc:
+            self.post_message(ConfigRefused(str(exc)))
+
+    @work(thread=True, exclusive=True, group="remote-mappings", exit_on_error=False)
+    def load_remote_mappings(self) -> None:
+        assert self.remote_mappings is not None
+        try:
+            self.post_message(RemoteMappingsRead(self.remote_mappings.fetch()))
+        except UserError as exc:
+            self.post_message(RemoteMappingsRead(None, str(exc)))
+
+    @on(RemoteMappingsRead)
+    def _on_remote_mappings(self, message: RemoteMappingsRead) -> None:
+        if self.gateway is None:
+            return
+        models = self.query_one(ModelsPane)
+        listing = message.listing
+        if listing is None:  # an older gateway, a config it cannot read, no answer: the names, read-only
+            self.remote_mappings_full = False
+            self._show_remote_models(force=True)
+            return
+        self.remote_mappings_full = True
+        models.show_remote_mappings(self.gateway.target.url, listing.config, listing.mappings, listing.why_not,
+                                    select=listing.row)
+        if listing.what:
+            self.notify(f"{listing.what}. Written to {listing.config or 'its config file'} on the gateway; its serve "
+                        "applies it within a couple of seconds.", title="Saved on the gateway")
 
     @work(thread=True, exclusive=True, group="config", exit_on_error=False)
     def edit_mapping(self, change: MappingChange) -> None:
@@ -588,6 +630,9 @@ class PoeTuiApp(App[None]):
         self.query_one(LogsPane).points_note = "counted on the gateway's machine, not shown here"
         sessions.show_points(None, None)
         self.query_one(ModelsPane).show_remote(remote.url, [], {})
+        from claude_poe_tui.control.remote import RemoteMappings
+
+        self.remote_mappings = RemoteMappings(remote)
         output = self.query_one(OutputPane)
         output.add_lines([f"This dashboard shows the gateway at {remote.url}; its own output is on its machine."])
         stream = RequestStream(remote, on_state=lambda up, why: self.post_message(RemoteLinkChanged(up, why)))
@@ -605,6 +650,8 @@ class PoeTuiApp(App[None]):
     def _on_remote_link(self, message: RemoteLinkChanged) -> None:
         if self.gateway is not None:
             self.gateway.take_link(message.connected, message.detail)
+            if message.connected:
+                self._remote_names_seen = None  # back again: its mappings are read anew
             self._show_remote_state()
 
     def _show_remote_state(self) -> None:
@@ -617,6 +664,12 @@ class PoeTuiApp(App[None]):
     def _show_remote_models(self, *, force: bool = False) -> None:
         assert self.gateway is not None
         models, names = self.query_one(ModelsPane), self.gateway.names
+        if names and names != self._remote_names_seen and self.remote_mappings is not None:
+            # New names on the status page (the gateway came up, or applied an edit): read them in full.
+            self._remote_names_seen = names
+            self.load_remote_mappings()
+        if self.remote_mappings_full:
+            return
         if names and (force or [m.name for m in models.mappings] != names):
             models.show_remote(self.gateway.target.url, names, self.gateway.bots)
 

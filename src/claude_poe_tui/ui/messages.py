@@ -120,3 +120,13 @@ class RemoteLinkChanged(Message):
         super().__init__()
         self.connected = connected
         self.detail = detail
+
+
+class RemoteMappingsRead(Message):
+    """A remote gateway's mappings in full (``listing``), after a look or an edit; or why they could
+    not be read (``error``)."""
+
+    def __init__(self, listing: object | None, error: str | None = None) -> None:
+        super().__init__()
+        self.listing = listing  # a control.remote.RemoteMappingList
+        self.error = error

@@ -41,6 +41,7 @@ from claude_poe_tui.proxy.child.settings import GatewaySettings, MappingInfo
 from claude_poe_tui.proxy.protocol import (
     CONTROL_HEADER,
     HEALTH_PATHS,
+    MODELS_PATH,
     RELOAD_PATH,
     REQUESTS_PATH,
     STATUS_PATH,
@@ -55,6 +56,7 @@ SSE_HEADERS = [(b"content-type", b"text/event-stream; charset=utf-8"), (b"cache-
                (b"x-accel-buffering", b"no")]
 MAX_RELOAD_BYTES = 8 * 1024 * 1024
 MAX_SIDE_REQUEST_BYTES = 1024 * 1024  # telemetry batches are read and dropped, up to this
+MAX_MAPPINGS_BYTES = 1024 * 1024
 
 
 def _ndjson(records: list[Any]) -> bytes:
@@ -200,6 +202,8 @@ class GatewayApp:
             await self._reload(scope, receive, send)
         elif path == REQUESTS_PATH and method == "GET":
             await self._follow_requests(scope, receive, send)
+        elif path == MODELS_PATH and method in ("GET", "PUT"):
+            await self._mappings(scope, receive, send)
         elif path == "/" and method in ("HEAD", "GET"):  # Claude Code's reachability check
             await send_json(send, 200, {"status": "ok"})
         elif path == "/api/event_logging/batch" and method == "POST":
@@ -678,6 +682,43 @@ class GatewayApp:
             return
         await self._share_reload(raw)
         await send_json(send, 200, {"models": sorted(self.settings.models)})
+
+    # -- the mappings, for a dashboard elsewhere --
+
+    async def _mappings(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+        """GET: the config file's ``[[models]]`` in full; PUT: a new list, written into that file."""
+        supplied = client_key(scope) or ""
+        if not hmac.compare_digest(supplied.encode("utf-8"), self._master_key):
+            # What the whole team's requests reach: the master key only, never a member's token.
+            member = supplied and self.settings.members.get(hashlib.sha256(supplied.encode("utf-8")).hexdigest())
+            if member:
+                await send_json(send, 403, anthropic_error(403, f"the mappings need the master key; {member}'s "
+                                                                "token ([[clients]]) cannot change them"))
+            else:
+                await send_json(send, 401, anthropic_error(401, "the mappings need the master key"))
+            return
+        from claude_poe_tui.proxy.child import mappings
+
+        path = self.settings.config_path
+        if scope["method"] == "GET":
+            status, payload = await asyncio.to_thread(mappings.read, path, self.settings.config_editable)
+            await send_json(send, status, payload)
+            return
+        if not self.settings.config_editable or not path:
+            await send_json(send, 409, anthropic_error(409, mappings.NOT_EDITABLE))
+            return
+        try:
+            raw = await read_body(scope, receive, MAX_MAPPINGS_BYTES)
+        except BodyTooLarge:
+            await send_json(send, 413, anthropic_error(413, "the mapping list is over 1 MB"))
+            return
+        except ClientGone:
+            return
+        status, payload = await asyncio.to_thread(mappings.write, path, raw)
+        if status == 200:
+            print(f"claude-poe-tui: [[models]] written to {path} through {MODELS_PATH}: "
+                  f"{', '.join(payload['models']) or '(none)'}", flush=True)
+        await send_json(send, status, payload)
 
     # -- the request log, for a dashboard elsewhere --
 

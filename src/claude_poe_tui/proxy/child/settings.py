@@ -58,6 +58,8 @@ class GatewaySettings:
     """``[redis] url`` (an ``os.environ/NAME`` reference is resolved in the child)."""
     request_log: dict[str, Any] | None = None
     config_path: str = ""
+    config_editable: bool = False
+    """The parent watches ``config_path`` and applies it (``serve``): the mapping endpoint may write it."""
     started_at: float = field(default_factory=time.time)
 
     @classmethod
@@ -75,6 +77,7 @@ class GatewaySettings:
             redis_url=data.get("redis_url"),
             request_log=data.get("request_log"),
             config_path=data.get("config_path", ""),
+            config_editable=bool(data.get("config_editable", False)),
         )
 
     def mapping(self, model: str) -> MappingInfo | None:

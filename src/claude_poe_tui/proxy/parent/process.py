@@ -253,6 +253,9 @@ class ProxyProcess:
         self._last_output_at = 0.0
         self._served_once = False
         self._restart_timer: threading.Timer | None = None
+        self.config_edits = False
+        """The child may write the mappings into the config file (``PUT /claude-poe-tui/models``):
+        only when something here watches that file and applies it (``serve``)."""
         self.config_source: Callable[[], tuple[Config, Secrets]] | None = None
         """Where a restart after a crash reads the config again (``serve``: the file, which the
         dashboard may have changed since); ``None``: the config it has."""
@@ -320,6 +323,7 @@ class ProxyProcess:
         router_path = run_dir / "router.json"
         gateway_path = run_dir / "gateway.json"
         payload = compiled_payload(self.config, self.state_paths, self.secrets)
+        payload.gateway["config_editable"] = self.config_edits
         atomic_write_text(router_path, json.dumps(payload.router, indent=2) + "\n", mode=0o600)
         atomic_write_text(gateway_path, json.dumps(payload.gateway, indent=2) + "\n", mode=0o600)
         return router_path, gateway_path

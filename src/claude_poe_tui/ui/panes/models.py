@@ -54,6 +54,8 @@ class ModelsPane(Vertical):
         self.catalog_note = "Poe catalog: loading…"
         self.slots: dict[str, str] = {}  # model name -> "opus"/"sonnet"/"haiku" slot it fills
         self.read_only: str | None = None  # why the mappings cannot be edited here (a remote gateway)
+        self.names_only = False  # a remote gateway's names, without the rest of its mappings
+        self.remote_note: str | None = None  # a remote gateway's mappings, editable: where they are written
 
     def compose(self) -> ComposeResult:
         yield FittedTable(COLUMNS, id="models-table", zebra_stripes=True)
@@ -81,10 +83,30 @@ class ModelsPane(Vertical):
         self.read_only = (f"Read-only: these are the mappings of {url}. Edit them on its machine (its dashboard, "
                           "or its config.toml): the gateway applies them without a restart.")
         self.mappings = [ModelMapping(name, bots.get(name, "?")) for name in names]
+        self.names_only = True
+        self.remote_note = None
         self.slots = {}
         self.catalog_note = ""
         self.refresh_bindings()
         self._refresh()
+
+    def show_remote_mappings(self, url: str, config: str, mappings: list[ModelMapping], why_not: str | None,
+                             *, select: int | None = None) -> None:
+        """A remote gateway's mappings in full, as its config file says; editable unless ``why_not``."""
+        where = f"{url} ({config} on its machine)" if config else url
+        if why_not:
+            self.read_only = f"Read-only: these are the mappings of {where}: {why_not}. Edit them on its machine."
+            self.remote_note = None
+        else:
+            self.read_only = None
+            self.remote_note = (f"The mappings of {where}. Changes are written to its config file and its serve "
+                                "applies them within a couple of seconds, without a restart.")
+        self.mappings = list(mappings)
+        self.names_only = False
+        self.slots = {}
+        self.catalog_note = ""
+        self.refresh_bindings()
+        self._refresh(select)
 
     def show_catalog(self, bot_ids: list[str] | None, note: str) -> None:
         self.known_bots = {bot.lower(): bot for bot in bot_ids} if bot_ids is not None else None
@@ -92,7 +114,7 @@ class ModelsPane(Vertical):
         self._refresh()
 
     def _catalog_cell(self, mapping: ModelMapping) -> Text:
-        if self.known_bots is None or self.read_only:
+        if self.known_bots is None or self.names_only:
             return Text("?", style="dim")
         if mapping.poe_model.lower() in self.known_bots:
             return Text("✓ yes", style="green")
@@ -112,7 +134,7 @@ class ModelsPane(Vertical):
         return Text("auto", style="dim")
 
     def _cells(self, index: int, mapping: ModelMapping) -> dict[str, Text | str]:
-        if self.read_only:  # only the name and the bot that last answered it are known
+        if self.names_only:  # only the name and the bot that last answered it are known
             return {"index": str(index + 1), "name": Text(mapping.name),
                     "bot": Text(mapping.poe_model, style="dim" if mapping.poe_model == "?" else ""),
                     "route": Text("?", style="dim"), "thinking": Text("?", style="dim"),
@@ -132,6 +154,8 @@ class ModelsPane(Vertical):
         self.table.set_rows([(str(i), self._cells(i, m)) for i, m in enumerate(self.mappings)], cursor=select)
         if self.read_only:
             hint = Text(self.read_only)
+        elif self.remote_note:
+            hint = Text(self.remote_note)
         else:
             hint = Text("No mappings yet: press a to map a Claude Code model name to a Poe bot.    ") if not self.mappings else Text()
             hint.append(self.catalog_note)
@@ -141,7 +165,7 @@ class ModelsPane(Vertical):
     def detail_text(self, index: int) -> Text:
         """The selected mapping in full, whatever columns the width left out."""
         mapping = self.mappings[index]
-        if self.read_only:
+        if self.names_only:
             text = Text()
             text.append(mapping.name, style="bold")
             if mapping.poe_model == "?":
