@@ -178,24 +178,16 @@ class Serve:
 
     def restart(self) -> None:
         """Re-read the config and the keys, start a new child on the same port."""
-        from claude_poe_tui.config import load_config, resolve_secrets
         from claude_poe_tui.errors import UserError
-        from claude_poe_tui.proxy.parent.process import exposure_warning
 
         assert self.proxy is not None
-        try:
-            config = load_config(self.config.path)
-            secrets = resolve_secrets(config)
-            warning = exposure_warning(config, secrets)
-        except UserError as exc:
-            self.say(f"not restarted, still serving the config as it was: {exc}")
+        read = self._read_config_again(
+            unusable="not restarted, still serving the config as it was",
+            moved=lambda where: f"not restarted: [proxy] host/port changed to {where}; "
+                                "stop this proxy and start it again to move it")
+        if read is None:
             return
-        if (config.proxy.host, config.proxy.port) != (self.config.proxy.host, self.config.proxy.port):
-            self.say(
-                f"not restarted: [proxy] host/port changed to {config.proxy.host}:{config.proxy.port}; "
-                "stop this proxy and start it again to move it"
-            )
-            return
+        config, secrets, warning = read
         self.say("restarting the proxy (config read again; the port stays open)")
         self.config, self.secrets, self.warning = config, secrets, warning
         try:
@@ -206,25 +198,39 @@ class Serve:
             return
         self.say(f"restarted (proxy pid {self.proxy.pid})")
 
-    def apply_config_file(self) -> None:
-        """The config file changed: serve it from now on, or say why not and keep the old one."""
+    def _read_config_again(self, *, unusable: str, moved: Callable[[str], str]):
+        """(config, secrets, exposure warning) read from the file again, or None after saying why not:
+        the file cannot be used (``unusable: <the error>``), or it moves the proxy (``moved(host:port)``)."""
         from claude_poe_tui.config import load_config, resolve_secrets
         from claude_poe_tui.errors import UserError
-        from claude_poe_tui.proxy.parent.process import ApplyOutcome, exposure_warning
+        from claude_poe_tui.proxy.parent.process import exposure_warning
 
-        assert self.proxy is not None
-        path = self.config.path
         try:
-            config = load_config(path)
+            config = load_config(self.config.path)
             secrets = resolve_secrets(config)
             warning = exposure_warning(config, secrets)
         except UserError as exc:
-            self.say(f"{path.name} changed, but it cannot be used; still serving the config as it was: {exc}")
-            return
+            self.say(f"{unusable}: {exc}")
+            return None
         if (config.proxy.host, config.proxy.port) != (self.config.proxy.host, self.config.proxy.port):
-            self.say(f"{path.name} changed, but [proxy] host/port ({config.proxy.host}:{config.proxy.port}) only "
-                     "take effect when this proxy is stopped and started again; nothing else was applied either")
+            self.say(moved(f"{config.proxy.host}:{config.proxy.port}"))
+            return None
+        return config, secrets, warning
+
+    def apply_config_file(self) -> None:
+        """The config file changed: serve it from now on, or say why not and keep the old one."""
+        from claude_poe_tui.errors import UserError
+        from claude_poe_tui.proxy.parent.process import ApplyOutcome
+
+        assert self.proxy is not None
+        path = self.config.path
+        read = self._read_config_again(
+            unusable=f"{path.name} changed, but it cannot be used; still serving the config as it was",
+            moved=lambda where: f"{path.name} changed, but [proxy] host/port ({where}) only take effect when this "
+                                "proxy is stopped and started again; nothing else was applied either")
+        if read is None:
             return
+        config, secrets, warning = read
         if (config, secrets) == (self.proxy.config, self.proxy.secrets):
             return  # already served (the dashboard applied it, or only comments changed)
         previous = self.proxy.config
