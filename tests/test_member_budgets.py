@@ -208,6 +208,13 @@ def test_the_service_checks_each_members_own_day(tmp_path: Path) -> None:
         assert set(summary["members_today"]) == {"alice", "bob"}
         gauge = summary["budget_status"]["member_daily_points"]
         assert list(gauge) == ["alice"] and gauge["alice"]["limit"] == 100 and gauge["alice"]["estimated"]
+        # The dashboard's Sessions pane shows it under the budgets, as the summary has it.
+        from claude_poe_tui.ui.panes.sessions import budget_lines
+
+        shown = budget_lines(None, summary, []).plain
+        spent = f"{refusal.figure:,.0f}"
+        assert f"Members today  alice ~{spent}/100 " in shown, shown
+        assert "bob" not in shown.split("Members today")[1]  # no budget of his own: not a gauge
         # A reload raises the budget: it holds from the next check.
         service.set_budget(BudgetLimits(members={"alice": MemberLimits(daily_points=1e9)}))
         assert service.check("s-a", "alice") is None

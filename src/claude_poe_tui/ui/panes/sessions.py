@@ -126,6 +126,7 @@ def budget_lines(budget: BudgetSettings | None, summary: dict[str, Any] | None, 
             text.append_text(part)
     else:
         text.append("No budgets: b sets points per session, per day and a balance to keep ([budget]).", style="dim")
+    text.append_text(member_budget_line(summary))
     running = summary.get("budget")
     if isinstance(running, dict) and summary:
         counted_with = {name: _limit(running.get(name)) for name in ("session_points", "daily_points", "min_balance")}
@@ -144,6 +145,33 @@ def budget_lines(budget: BudgetSettings | None, summary: dict[str, Any] | None, 
     if summary and history.get("error") and not history.get("ok"):
         text.append("\nPoints are estimated: ", style="yellow")
         text.append(str(history["error"]), style="yellow")
+    return text
+
+
+MEMBERS_SHOWN = 6
+
+
+def member_budget_line(summary: dict[str, Any]) -> Text:
+    """Team members' own daily budgets ([[clients]] daily_points), closest to their limit first."""
+    members = (summary.get("budget_status") or {}).get("member_daily_points")
+    text = Text()
+    if not isinstance(members, dict) or not members:
+        return text
+    shown = sorted(((name, status) for name, status in members.items() if isinstance(status, dict)),
+                   key=lambda item: -float(item[1].get("share") or 0.0))
+    text.append("\nMembers today  ", style="bold")
+    for index, (name, status) in enumerate(shown[:MEMBERS_SHOWN]):
+        share = float(status.get("share") or 0.0)
+        if index:
+            text.append("  ·  ", style="dim")
+        text.append(f"{name} ")
+        text.append(f"{'~' if status.get('estimated') else ''}{format_points(float(status.get('spent') or 0.0))}",
+                    style=share_style(share))
+        text.append(f"/{format_points(float(status.get('limit') or 0.0))} ")
+        text.append_text(gauge(share))
+        text.append(f" {share:.0%}")
+    if len(shown) > MEMBERS_SHOWN:
+        text.append(f"  ·  {len(shown) - MEMBERS_SHOWN} more (stats)", style="dim")
     return text
 
 
