@@ -26,6 +26,7 @@ import socket
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -143,16 +144,15 @@ def main(argv: list[str] | None = None) -> int:
     return master.run(parent_gone=gone.is_set)
 
 
+@dataclass(frozen=True)
 class ServeOptions:
-    def __init__(self, gateway_config: dict, router_config: dict, master_key: str, control_token: str,
-                 listener: socket.socket, drain_seconds: float, run_dir: Path) -> None:
-        self.gateway_config = gateway_config
-        self.router_config = router_config
-        self.master_key = master_key
-        self.control_token = control_token
-        self.listener = listener
-        self.drain_seconds = drain_seconds
-        self.run_dir = run_dir
+    gateway_config: dict
+    router_config: dict
+    master_key: str
+    control_token: str
+    listener: socket.socket
+    drain_seconds: float
+    run_dir: Path
 
 
 def serve(options: ServeOptions, server_box: dict, *, board: Any = None, slot: int = 0) -> int:
