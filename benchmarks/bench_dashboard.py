@@ -44,7 +44,6 @@ import re
 import resource
 import shutil
 import signal
-import socket
 import statistics
 import struct
 import subprocess
@@ -54,6 +53,8 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+from bench_common import free_port
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -82,12 +83,6 @@ base_url = "http://127.0.0.1:9/v1"
 max_size_mb = {max_mb}
 backups = {backups}
 {models}"""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def make_setup(root: Path, *, max_mb: float, backups: int) -> dict:

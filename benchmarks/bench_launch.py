@@ -29,7 +29,6 @@ import os
 import platform
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -37,6 +36,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from bench_common import free_port
 
 REPO = Path(__file__).resolve().parent.parent
 STANDIN = REPO / "tests" / "poe_standin.py"
@@ -46,12 +47,6 @@ NPM_CLAUDE = Path(tempfile.gettempdir()) / "claude-poe-tui-tests" / "claude-code
 POE_KEY = "poe-bench-key-0123456789"
 MASTER_KEY = "sk-bench-master-0123456789abcdef"
 PROMPT = "say hi"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_http(url: str, timeout: float = 30.0) -> None:

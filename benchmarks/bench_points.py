@@ -32,7 +32,6 @@ import os
 import platform
 import random
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -41,6 +40,8 @@ import threading
 import time
 from pathlib import Path
 
+from bench_common import free_port
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 RESULTS = HERE / "results"
@@ -48,12 +49,6 @@ POE_KEY = "poe-bench-key"
 # name Claude Code asks for, Poe bot, share of requests
 TRAFFIC = [("claude-sonnet-4-5", "Claude-Sonnet-4.5", 0.5), ("claude-haiku-4-5", "Claude-Haiku-4.5", 0.25),
            ("gpt-5", "GPT-5", 0.15), ("gemini", "Gemini-2.5-Pro", 0.10)]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def start_standin() -> tuple[subprocess.Popen, str]:

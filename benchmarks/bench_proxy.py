@@ -38,7 +38,6 @@ import platform
 import random
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -49,6 +48,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
+from bench_common import free_port
 
 REPO = Path(__file__).resolve().parent.parent
 STANDIN = REPO / "tests" / "poe_standin.py"
@@ -84,12 +85,6 @@ ENV_DROPPED = (
 
 
 # --- processes --------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _children_map() -> dict[int, list[int]]:

@@ -27,7 +27,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -38,6 +37,8 @@ from typing import Any
 
 import httpx
 
+from bench_common import free_port, stop_all
+
 REPO = Path(__file__).resolve().parent.parent
 STANDIN = REPO / "tests" / "poe_standin.py"
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -45,12 +46,6 @@ POE_KEY = "poe-soak-key-0123456789"
 MASTER_KEY = "sk-soak-master-0123456789abcdef0123"
 MODELS = {"messages": ("claude-sonnet-4-5", "Claude-Sonnet-4.5"), "chat": ("gpt-4o", "GPT-4o")}
 HEADERS = {"x-api-key": MASTER_KEY, "anthropic-version": "2023-06-01", "content-type": "application/json"}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def rss_mb(pid: int) -> float | None:
@@ -276,13 +271,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"result written to {output}")
         return 0 if all(checks.values()) else 1
     finally:
-        for process in reversed(processes):
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(40)
-                except subprocess.TimeoutExpired:
-                    process.kill()
+        stop_all(processes)
 
 
 if __name__ == "__main__":

@@ -22,8 +22,6 @@ import json
 import os
 import re
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -32,6 +30,8 @@ import time
 from pathlib import Path
 
 import httpx
+
+from bench_common import free_port, stop_all
 
 REPO = Path(__file__).resolve().parent.parent
 STANDIN = REPO / "tests" / "poe_standin.py"
@@ -47,12 +47,6 @@ wrk.headers["content-type"] = "application/json"
 wrk.headers["x-api-key"] = "%s"
 wrk.headers["anthropic-version"] = "2023-06-01"
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_for(url: str, timeout: float = 120.0) -> None:
@@ -168,13 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"result written to {output}")
         return 0
     finally:
-        for process in reversed(processes):
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(40)
-                except subprocess.TimeoutExpired:
-                    process.kill()
+        stop_all(processes)
         shutil.rmtree(work, ignore_errors=True)
 
 
