@@ -5,7 +5,6 @@ shown and edited, low-balance notices. The points files are written the way the 
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -20,7 +19,6 @@ from claude_poe_tui.points.model import PointsKind
 from claude_poe_tui.proxy.parent.process import ProxyState
 from claude_poe_tui.requestlog.record import RequestRecord
 from claude_poe_tui.ui.app import PoeTuiApp
-from claude_poe_tui.ui.panes.sessions import SessionsPane
 from claude_poe_tui.ui.screens.budget_editor import BudgetEditorScreen
 from claude_poe_tui.ui.screens.record_detail import RecordDetailScreen
 from conftest import MASTER_KEY, OFFLINE_POE, PoeStandin, write_config

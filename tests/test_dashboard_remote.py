@@ -15,13 +15,12 @@ import httpx
 import pytest
 from textual.widgets._toast import Toast
 
-from claude_poe_tui.config import load_config, resolve_secrets
 from claude_poe_tui.control.remote import RemoteTarget, attach_target, normalise_url
 from claude_poe_tui.errors import UserError
 from claude_poe_tui.paths import StatePaths
-from claude_poe_tui.proxy.parent.process import ProxyProcess, ProxyState
+from claude_poe_tui.proxy.parent.process import ProxyState
 from claude_poe_tui.ui.app import PoeTuiApp
-from conftest import MASTER_KEY, POE_KEY, PoeStandin, RunningProxy, start_proxy, start_standin, write_config
+from conftest import MASTER_KEY, POE_KEY, PoeStandin, start_proxy, start_standin, write_config
 from test_dashboard_models import wait_for
 from test_untrusted_text import plain
 

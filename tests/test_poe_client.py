@@ -51,7 +51,7 @@ def test_a_bad_key_says_where_it_came_from(poe: PoeStandin) -> None:
 
 def test_unreachable_poe_names_the_url() -> None:
     base = f"http://127.0.0.1:{free_port()}/v1"
-    with pytest.raises(PoeUnreachable, match=rf"cannot reach Poe at http://127.0.0.1:\d+/usage/current_balance"):
+    with pytest.raises(PoeUnreachable, match=r"cannot reach Poe at http://127.0.0.1:\d+/usage/current_balance"):
         PoeClient(base, POE_KEY, timeout=2).balance()
     with pytest.raises(PoeUnreachable, match=r"/v1/models"):
         PoeClient(base, timeout=2).catalog()

@@ -7,7 +7,6 @@ Request logs and points stores are written by the product's own writers (``Reque
 from __future__ import annotations
 
 import json
-import os
 import shlex
 import statistics
 import subprocess

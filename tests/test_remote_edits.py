@@ -22,7 +22,7 @@ from claude_poe_tui.config import load_config, resolve_secrets
 from claude_poe_tui.control.mappings import MappingEdit, edit_mapping_list
 from claude_poe_tui.config.model import ModelMapping
 from claude_poe_tui.paths import StatePaths
-from claude_poe_tui.proxy.parent.process import ProxyProcess, ProxyState
+from claude_poe_tui.proxy.parent.process import ProxyProcess
 from claude_poe_tui.proxy.protocol import MODELS_PATH
 from conftest import MASTER_KEY, PoeStandin, write_config
 

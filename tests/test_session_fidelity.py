@@ -3,7 +3,6 @@ output limit, thinking blocks from another bot, count_tokens, and which subagent
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
 from pathlib import Path

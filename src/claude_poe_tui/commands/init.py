@@ -20,7 +20,6 @@ import getpass
 import os
 import sys
 from importlib import resources
-from pathlib import Path
 
 TEMPLATE_NAME = "config.example.toml"
 

@@ -29,7 +29,6 @@ from claude_poe_tui.config.model import (
     PoeSettings,
     ProxySettings,
     RedisSettings,
-    Route,
     parse_duration,
 )
 from claude_poe_tui.errors import ConfigError
