@@ -277,19 +277,22 @@ class GatewayApp:
             if watch is not None and info.attempt is not None and (watch.input_tokens or watch.output_tokens):
                 await self.engine.count_usage(info.attempt, (watch.input_tokens or 0) + (watch.output_tokens or 0))
 
+    def _is_master_key(self, supplied: str | None) -> bool:
+        return supplied is not None and hmac.compare_digest(supplied.encode("utf-8"), self._master_key)
+
+    def _member_of(self, supplied: str | None) -> str | None:
+        """The member (``[[clients]] name``) whose token this is, compared by digest; None if none."""
+        if not supplied or not self.settings.members:
+            return None
+        return self.settings.members.get(hashlib.sha256(supplied.encode("utf-8")).hexdigest())
+
     def _authorised(self, scope: dict[str, Any], info: RequestInfo) -> bool:
-        """The master key, or a member's token (``[[clients]]``, compared by digest)."""
+        """The master key, or a member's token (``[[clients]]``)."""
         supplied = client_key(scope)
-        if supplied is None:
-            return False
-        if hmac.compare_digest(supplied.encode("utf-8"), self._master_key):
+        if self._is_master_key(supplied):
             return True
-        if self.settings.members:
-            member = self.settings.members.get(hashlib.sha256(supplied.encode("utf-8")).hexdigest())
-            if member is not None:
-                info.member = member
-                return True
-        return False
+        info.member = self._member_of(supplied)
+        return info.member is not None
 
     async def _error(self, send: Send, info: RequestInfo, status: int, message: str, anthropic_shape: bool,
                      retry_after: str | None = None) -> None:
@@ -687,10 +690,10 @@ class GatewayApp:
 
     async def _mappings(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         """GET: the config file's ``[[models]]`` in full; PUT: a new list, written into that file."""
-        supplied = client_key(scope) or ""
-        if not hmac.compare_digest(supplied.encode("utf-8"), self._master_key):
+        supplied = client_key(scope)
+        if not self._is_master_key(supplied):
             # What the whole team's requests reach: the master key only, never a member's token.
-            member = supplied and self.settings.members.get(hashlib.sha256(supplied.encode("utf-8")).hexdigest())
+            member = self._member_of(supplied)
             if member:
                 await send_json(send, 403, anthropic_error(403, f"the mappings need the master key; {member}'s "
                                                                 "token ([[clients]]) cannot change them"))
@@ -723,8 +726,7 @@ class GatewayApp:
     # -- the request log, for a dashboard elsewhere --
 
     async def _follow_requests(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
-        supplied = client_key(scope) or ""
-        if not hmac.compare_digest(supplied.encode("utf-8"), self._master_key):
+        if not self._is_master_key(client_key(scope)):
             # The whole team's traffic: the master key only, never a member's token.
             await send_json(send, 401, anthropic_error(401, "the request log needs the master key"))
             return
