@@ -23,6 +23,7 @@ from claude_poe_tui.paths import StatePaths
 from claude_poe_tui.proxy.parent.process import ProxyState
 from claude_poe_tui.proxy.parent.session import SessionMode
 from claude_poe_tui.ui.app import PoeTuiApp
+from claude_poe_tui.ui.panes.output import OutputPane
 from claude_poe_tui.ui.screens.crash import CrashScreen
 from claude_poe_tui.ui.screens.record_detail import RecordDetailScreen
 from conftest import PoeStandin, RunningProxy, start_proxy, write_config
@@ -131,6 +132,10 @@ async def test_stop_start_restart_and_a_crash_from_the_keyboard(tmp_path: Path, 
         await wait_for(pilot, lambda: screens.append(app.screen) or (running(app) and app.session.pid != third),
                        what="running after the crash")
         assert not any(isinstance(screen, CrashScreen) for screen in screens)
+        # Running again, the crash is still told: in Proxy output, with its cause.
+        crash_lines = [event.summary for event in app.query_one(OutputPane).view.events
+                       if f"the proxy (pid {third}) was killed by SIGKILL" in event.summary]
+        assert crash_lines and crash_lines[0].endswith("starting it again in 1 s"), crash_lines
         assert ask(app.session.url, "gpt-5").status_code == 200
         last = app.session.pid
         await pilot.press("ctrl+q")

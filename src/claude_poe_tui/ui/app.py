@@ -545,8 +545,12 @@ class PoeTuiApp(App[None]):
             if event.state is ProxyState.RUNNING:
                 self._watch_status()
             session = self.session
-            # A crash the proxy restarts from by itself shows in the status line; the crash
-            # screen is for one that stays down.
+            # A crash the proxy restarts from by itself stays in Proxy output and is said once (the
+            # status line shows it only until the proxy runs again); the crash screen is for one
+            # that stays down.
+            if event.state is ProxyState.FAILED and event.restarting_in is not None:
+                self.query_one(OutputPane).add_lines([f"claude-poe-tui: {event.detail}"])
+                self.notify(f"The proxy crashed and starts again by itself: {event.detail}", severity="warning")
             if (event.state is ProxyState.FAILED and event.restarting_in is None
                     and session and session.mode is SessionMode.OWNED):
                 self.push_screen(CrashScreen(event.detail, session.output), self._after_crash)
