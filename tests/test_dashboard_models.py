@@ -49,9 +49,10 @@ async def test_add_a_mapping_and_the_proxy_serves_it(tmp_path: Path, poe: PoeSta
     config_path = make_config(tmp_path, poe)
     app = PoeTuiApp(config_path, state_paths=StatePaths(tmp_path / "state"))
     async with app.run_test(size=(140, 40)) as pilot:
-        await wait_for(pilot, lambda: app.session is not None and app.session.state is ProxyState.RUNNING,
-                       what="the proxy to reach running")
-        assert "running" in str(app.status.render())
+        # The session's state changes in the proxy's thread before the dashboard hears of it: wait
+        # for what the user sees.
+        await wait_for(pilot, lambda: app.session is not None and app.session.state is ProxyState.RUNNING
+                       and "running" in str(app.status.render()), what="the status line to say running")
         child_pid = app.session.pid
 
         await pilot.press("a")

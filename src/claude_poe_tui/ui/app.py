@@ -536,6 +536,8 @@ class PoeTuiApp(App[None]):
 
     @on(ProxyEventArrived)
     def _on_proxy_event(self, message: ProxyEventArrived) -> None:
+        if not self.query(StatusBar):
+            return  # the dashboard is closing: its widgets are gone and the proxy's last events go unshown
         event = message.event
         if isinstance(event, OutputLine):
             self.query_one(OutputPane).add_lines([event.text])
