@@ -157,6 +157,31 @@ def test_count_tokens_falls_back_to_an_estimate_when_poe_has_none(proxy: Running
     assert again == asked  # Poe said it has no such endpoint; it is not asked again
 
 
+@pytest.mark.proxy
+def test_the_estimate_counts_what_anthropic_counts_for_tools_and_earlier_thinking(
+        proxy: RunningProxy, poe_clean: PoeStandin) -> None:
+    """Anthropic's token-counting guide: the get_weather request counts 403 tokens on Claude Opus 4,
+    most of it the tool-use system prompt Anthropic adds; thinking in earlier assistant turns is not
+    counted. (``benchmarks/bench_count_tokens.py`` puts a figure on all the published cases.)"""
+    weather = {"name": "get_weather", "description": "Get the current weather in a given location",
+               "input_schema": {"type": "object", "required": ["location"], "properties": {
+                   "location": {"type": "string", "description": "The city and state, e.g. San Francisco, CA"}}}}
+    tools = post(proxy, {"model": "claude-sonnet-4-5-20250929", "tools": [weather], "messages": [
+        {"role": "user", "content": "What's the weather like in San Francisco?"}]}, path="/v1/messages/count_tokens")
+    assert 0.85 * 403 <= tools.json()["input_tokens"] <= 1.15 * 403
+
+    def conversation(thinking: str) -> dict:
+        return {"model": "claude-sonnet-4-5-20250929", "messages": [
+            {"role": "user", "content": "Is 91 prime?"},
+            {"role": "assistant", "content": [{"type": "thinking", "thinking": thinking, "signature": "sig"},
+                                              {"type": "text", "text": "No: 7 times 13."}]},
+            {"role": "user", "content": "And 97?"}]}
+
+    short = post(proxy, conversation("Check small factors."), path="/v1/messages/count_tokens").json()
+    long = post(proxy, conversation("Check small factors. " * 500), path="/v1/messages/count_tokens").json()
+    assert long == short
+
+
 def test_local_estimates_match_known_tokenizers() -> None:
     """GPT bots: OpenAI's o200k (GPT-4o's own tokenizer, exact for text); Claude bots: the bundled
     Anthropic tokenizer, Anthropic's published one (exact for Claude 2, an estimate since Claude 3)."""

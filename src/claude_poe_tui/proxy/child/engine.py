@@ -280,7 +280,7 @@ class Engine:
         """An estimate with LiteLLM's bundled tokenizers (blocking: call in a thread)."""
         return seam.count_tokens(
             claude=mapping.route == "messages", messages=body.get("messages"), system=body.get("system"),
-            tools=body.get("tools"),
+            tools=body.get("tools"), tool_choice=body.get("tool_choice"),
         )
 
     async def poe_count_tokens(self, mapping: MappingInfo, body: dict[str, Any],

@@ -344,10 +344,20 @@ def is_connection_error(exc: BaseException) -> bool:
     return "Connection error" in str(getattr(exc, "message", "") or exc)
 
 
-def count_tokens(*, claude: bool, messages: Any, system: Any = None, tools: Any = None) -> int:
+# The system prompt Anthropic adds to every request that carries tools (its tool-use pricing table,
+# the same for Claude 3.5 Sonnet (Oct) through the Claude 4 family): a request with one small tool
+# counts ~400 tokens, not the ~60 its text makes.
+TOOL_USE_SYSTEM_TOKENS = {"auto": 346, "none": 346, "any": 313, "tool": 313}
+
+
+def count_tokens(*, claude: bool, messages: Any, system: Any = None, tools: Any = None,
+                 tool_choice: Any = None) -> int:
     """An estimate of the input tokens, with LiteLLM's bundled tokenizers (no network).
 
-    Claude bots: LiteLLM's bundled Anthropic tokenizer; other bots: OpenAI's o200k (GPT-4o's).
+    Claude bots: LiteLLM's bundled Anthropic tokenizer, plus the tool-use system prompt Anthropic
+    documents; other bots: OpenAI's o200k (GPT-4o's). Thinking in earlier assistant turns is not
+    counted (Anthropic ignores it; the chat route does not send it). How close this comes to
+    Anthropic's published counts: ``benchmarks/bench_count_tokens.py``.
     """
     import litellm
 
@@ -355,18 +365,26 @@ def count_tokens(*, claude: bool, messages: Any, system: Any = None, tools: Any 
     if system:
         text_messages.append({"role": "system", "content": _plain_text(system)})
     if isinstance(messages, list):
-        for message in messages:
+        last = len(messages) - 1
+        for index, message in enumerate(messages):
             if isinstance(message, dict):
-                text_messages.append({"role": str(message.get("role", "user")), "content": _plain_text(message.get("content"))})
+                role = str(message.get("role", "user"))
+                earlier_turn = role == "assistant" and index != last
+                text_messages.append({"role": role,
+                                      "content": _plain_text(message.get("content"), with_thinking=not earlier_turn)})
     if tools:
         import json
 
         text_messages.append({"role": "system", "content": json.dumps(tools, ensure_ascii=False)})
     model = "claude-3-5-sonnet-20240620" if claude else "gpt-4o"
-    return int(litellm.token_counter(model=model, messages=text_messages))
+    tokens = int(litellm.token_counter(model=model, messages=text_messages))
+    if claude and tools:
+        choice = tool_choice.get("type") if isinstance(tool_choice, dict) else None
+        tokens += TOOL_USE_SYSTEM_TOKENS.get(str(choice), TOOL_USE_SYSTEM_TOKENS["auto"])
+    return tokens
 
 
-def _plain_text(content: Any) -> str:
+def _plain_text(content: Any, *, with_thinking: bool = True) -> str:
     if isinstance(content, str):
         return content
     if isinstance(content, list):
@@ -379,7 +397,7 @@ def _plain_text(content: Any) -> str:
             kind = block.get("type")
             if kind == "text":
                 parts.append(str(block.get("text", "")))
-            elif kind == "thinking":
+            elif kind == "thinking" and with_thinking:
                 parts.append(str(block.get("thinking", "")))
             elif kind == "tool_use":
                 parts.append(f"{block.get('name', '')} {json.dumps(block.get('input', {}), ensure_ascii=False)}")
