@@ -11,8 +11,12 @@ ratio. Target (issue 15): 2 workers on 2 cores serve at least 1.6x one worker, a
 Also, with ``--redis``, the same with both proxies sharing a Redis (limits high enough not to bite):
 what counting in Redis costs per request.
 
+With ``--instances``, the scaling per instance instead: one ``serve`` (1 worker) against two ``serve``
+instances (1 worker each) sharing a Redis, each system behind its own nginx ``server`` with the
+instances as its upstream, as ``export compose --replicas 2`` deploys them.
+
 Run from the repository with its venv:  python benchmarks/bench_workers.py [--seconds 20] [--slices 4]
-Needs ``wrk`` (Debian: apt-get install wrk).
+Needs ``wrk`` (Debian: apt-get install wrk); ``--redis`` needs ``redis-server``, ``--instances`` also ``nginx``.
 """
 
 from __future__ import annotations
@@ -89,6 +93,49 @@ def start_serve(work: Path, name: str, workers: int, poe_url: str, env: dict, re
     return process, url
 
 
+NGINX_CONF = """
+worker_processes 1;
+daemon off;
+pid {work}/nginx.pid;
+error_log {work}/nginx-error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+{servers}
+}}
+"""
+
+NGINX_SERVER = """
+  upstream {name} {{ {members} keepalive 64; }}
+  server {{
+    listen 127.0.0.1:{port};
+    location / {{
+      proxy_pass http://{name};
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_buffering off;
+    }}
+  }}
+"""
+
+
+def start_nginx(work: Path, upstreams: dict[str, list[str]]) -> tuple[subprocess.Popen, dict[str, str]]:
+    """One nginx, one ``server`` per system, its instances as the upstream (streams not buffered)."""
+    urls, servers = {}, []
+    for index, (name, members) in enumerate(upstreams.items()):
+        port = free_port()
+        servers.append(NGINX_SERVER.format(name=f"system{index}", port=port,
+                                           members=" ".join(f"server {m.removeprefix('http://')};" for m in members)))
+        urls[name] = f"http://127.0.0.1:{port}"
+    conf = work / "nginx.conf"
+    conf.write_text(NGINX_CONF.format(work=work, servers="".join(servers)))
+    process = subprocess.Popen(["nginx", "-c", str(conf), "-p", str(work)], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    for url in urls.values():
+        wait_for(f"{url}/health/liveliness", 30)
+    return process, urls
+
+
 def wrk(url: str, route: str, connections: int, seconds: float, script: Path) -> float:
     model = ROUTES[route][0]
     script.write_text(WRK_SCRIPT % (model, MASTER_KEY))
@@ -108,7 +155,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--routes", default="messages,chat")
     parser.add_argument("--redis", action="store_true", help="both proxies share a redis-server (limits counted there)")
+    parser.add_argument("--instances", action="store_true",
+                        help="1 instance against 2 instances sharing a redis-server, each behind nginx")
     args = parser.parse_args(argv)
+    args.redis = args.redis or args.instances
+    one_name, two_name = ("1 instance", "2 instances") if args.instances else ("1 worker", "2 workers")
     if shutil.which("wrk") is None:
         print("needs wrk (apt-get install wrk)", file=sys.stderr)
         return 2
@@ -131,10 +182,19 @@ def main(argv: list[str] | None = None) -> int:
             time.sleep(0.5)
             redis_url = f"redis://127.0.0.1:{redis_port}/0"
         systems = {}
-        for name, workers in (("1 worker", 1), ("2 workers", 2)):
-            process, url = start_serve(work, name.replace(" ", "-"), workers, poe, env, redis_url)
-            processes.append(process)
-            systems[name] = url
+        if args.instances:
+            upstreams: dict[str, list[str]] = {one_name: [], two_name: []}
+            for name, folder in ((one_name, "alone"), (two_name, "first"), (two_name, "second")):
+                process, url = start_serve(work, folder, 1, poe, env, redis_url)
+                processes.append(process)
+                upstreams[name].append(url)
+            nginx, systems = start_nginx(work, upstreams)
+            processes.append(nginx)
+        else:
+            for name, workers in ((one_name, 1), (two_name, 2)):
+                process, url = start_serve(work, name.replace(" ", "-"), workers, poe, env, redis_url)
+                processes.append(process)
+                systems[name] = url
         script = work / "post.lua"
         rates: dict[str, dict[str, list[float]]] = {route: {name: [] for name in systems} for route in args.routes.split(",")}
         for route in rates:
@@ -148,12 +208,12 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"{route:<8} slice {index + 1}: {name:<10} {rate:7.1f} requests/s", flush=True)
         summary = {}
         for route, by_system in rates.items():
-            one, two = statistics.fmean(by_system["1 worker"]), statistics.fmean(by_system["2 workers"])
-            paired = [b / a for a, b in zip(by_system["1 worker"], by_system["2 workers"])]
-            summary[route] = {"1 worker rps": round(one, 1), "2 workers rps": round(two, 1), "ratio": round(two / one, 3),
-                              "ratio_per_slice": [round(r, 3) for r in paired], "target": 1.6,
-                              "met": two / one >= 1.6}
-            print(f"{route}: 1 worker {one:.1f} rps, 2 workers {two:.1f} rps: x{two / one:.3f} (target x1.6: "
+            one, two = statistics.fmean(by_system[one_name]), statistics.fmean(by_system[two_name])
+            paired = [b / a for a, b in zip(by_system[one_name], by_system[two_name])]
+            summary[route] = {f"{one_name} rps": round(one, 1), f"{two_name} rps": round(two, 1),
+                              "ratio": round(two / one, 3), "ratio_per_slice": [round(r, 3) for r in paired],
+                              "target": 1.6, "met": two / one >= 1.6}
+            print(f"{route}: {one_name} {one:.1f} rps, {two_name} {two:.1f} rps: x{two / one:.3f} (target x1.6: "
                   f"{'met' if two / one >= 1.6 else 'NOT met'}); slices {', '.join(f'x{r:.2f}' for r in paired)}")
         results.update(rates=rates, summary=summary, loadavg_after=os.getloadavg())
         output = RESULTS_DIR / f"bench_workers-{time.strftime('%Y%m%d-%H%M%S')}.json"

@@ -434,3 +434,17 @@ def test_serve_and_doctor_say_when_the_request_log_cannot_write(tmp_path: Path, 
     finally:
         serve.terminate()
         serve.wait(60)
+
+
+def test_an_idle_connection_stays_open_longer_than_a_balancer_keeps_it(proxy: RunningProxy) -> None:
+    """uvicorn closes idle connections after 5 s by default; nginx keeps its idle upstream
+    connections for 60 s and may send a request on one at the moment the gateway closes it (a 502
+    for a POST). The gateway keeps them longer than the exported nginx site does."""
+    request = f"GET /health/liveliness HTTP/1.1\r\nHost: {urlparse(proxy.url).netloc}\r\n\r\n".encode()
+    with socket.create_connection((urlparse(proxy.url).hostname, urlparse(proxy.url).port), timeout=10) as sock:
+        sock.sendall(request)
+        assert sock.recv(65536).startswith(b"HTTP/1.1 200")
+        time.sleep(6.5)  # past uvicorn's default keep-alive
+        sock.sendall(request)
+        assert sock.recv(65536).startswith(b"HTTP/1.1 200")
+

@@ -31,6 +31,7 @@ import yaml
 
 from claude_poe_tui import __version__
 from claude_poe_tui.cli import main
+from claude_poe_tui.proxy.protocol import KEEP_ALIVE_SECONDS
 from conftest import OFFLINE_POE, POE_KEY, PoeStandin, free_port
 
 LONG_MASTER_KEY = "sk-team-" + "0123456789abcdef" * 3  # 56 characters
@@ -315,6 +316,10 @@ def test_nginx_site_passes_streams_through_unbuffered_with_long_read_timeouts(
     # 300 s for Poe, twice (a fallback), plus a margin: the gateway's own timeout answers first.
     assert ["proxy_read_timeout", "630s"] in directives
     assert ["client_max_body_size", "9m"] in directives
+    # nginx lets idle connections to the gateway go before the gateway does (test_engine shows how
+    # long the gateway keeps them): no request is sent on a connection being closed.
+    (keepalive_timeout,) = [d[1] for d in directives if d[0] == "keepalive_timeout"]
+    assert int(keepalive_timeout.removesuffix("s")) < KEEP_ALIVE_SECONDS
     servers = [d[1] for d in directives if d[0] == "server"]
     if target == "compose":
         assert servers == ["gateway:4321"] and ["listen", "80"] in directives and ["least_conn"] in directives

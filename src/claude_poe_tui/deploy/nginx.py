@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from claude_poe_tui.deploy.plan import READ_TIMEOUT_MARGIN_SECONDS, GatewayPlan, Target
+from claude_poe_tui.proxy.protocol import BALANCER_KEEP_ALIVE_SECONDS, KEEP_ALIVE_SECONDS
 
 UPSTREAM_NAME = "claude_poe_tui"
 
@@ -43,6 +44,9 @@ def render_nginx_site(plan: GatewayPlan, servers: Sequence[str], *, listen: int,
         f"{server_lines}"
         f"    # Connections kept open to the gateway (HTTP/1.1 and an empty Connection header below).\n"
         f"    keepalive 32;\n"
+        f"    # Idle ones closed before the gateway's own {KEEP_ALIVE_SECONDS} s, so nginx never sends a request on one\n"
+        f"    # the gateway is closing.\n"
+        f"    keepalive_timeout {BALANCER_KEEP_ALIVE_SECONDS}s;\n"
         f"}}\n"
         f"\n"
         f"server {{\n"

@@ -39,6 +39,12 @@ CONTROL_TOKEN_ENV = "CLAUDE_POE_TUI_CONTROL_TOKEN"
 # The parent waits that long plus DRAIN_MARGIN_SECONDS before it sends SIGKILL.
 DRAIN_SECONDS_ENV = "CLAUDE_POE_TUI_DRAIN_SECONDS"
 DRAIN_MARGIN_SECONDS = 5.0
+
+# How long the gateway keeps an idle client connection open, and how long a load balancer in front
+# may keep one (the exported nginx site): the gateway must outlast the balancer, or a request the
+# balancer sends on a connection the gateway is closing fails with a 502.
+KEEP_ALIVE_SECONDS = 75
+BALANCER_KEEP_ALIVE_SECONDS = 60
 # Liveness and readiness, without a key and without calling any bot.
 HEALTH_PATHS = ("/health/liveliness", "/health/readiness", "/health")
 

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from claude_poe_tui.proxy.protocol import CONTROL_TOKEN_ENV, READY_LINE, WARM_LINE
+from claude_poe_tui.proxy.protocol import CONTROL_TOKEN_ENV, KEEP_ALIVE_SECONDS, READY_LINE, WARM_LINE
 
 EXIT_GRACE_SECONDS = 5.0  # after the drain, before the process is simply gone
 RELOAD_FILE = "reload.json"  # beside the compiled files: the last reload, for every worker
@@ -239,6 +239,10 @@ def serve(options: ServeOptions, server_box: dict, *, board: Any = None, slot: i
         server_header=False,
         date_header=False,
         timeout_graceful_shutdown=int(drain_seconds + EXIT_GRACE_SECONDS),
+        # Longer than a load balancer keeps idle connections to us (protocol.BALANCER_KEEP_ALIVE_SECONDS):
+        # with uvicorn's 5 s, nginx could reuse a connection at the moment we close it, and a POST that
+        # meets that race is a 502 nginx does not retry.
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
         lifespan="off",
     )
     server = GatewayServer(config)
