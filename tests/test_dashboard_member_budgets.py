@@ -91,7 +91,7 @@ async def test_a_members_budgets_are_edited_from_sessions_with_comments_kept(tmp
         editor = app.screen
         assert isinstance(editor, BudgetEditorScreen) and editor.member == "alice"
         assert "Budgets of member alice" in shown_text(app)
-        assert "the [[clients]] entry named 'alice' of config.toml" in shown_text(app)
+        assert "Saved to the [[clients]] entry named 'alice' in config.toml" in shown_text(app)
         assert editor.query_one("#budget-daily_points", Input).value == "1,000"
         assert editor.query_one("#budget-session_points", Input).value == "400"
         assert not editor.query("#budget-min_balance")  # [budget] alone has a balance to keep

@@ -87,13 +87,13 @@ class BudgetEditorScreen(ModalScreen[dict[str, float | None] | None]):
 
     def compose(self) -> ComposeResult:
         if self.member is None:
-            title, where, empty = "Budgets", "[budget]", "no limit"
+            title, where, empty = "Budgets", "as [budget]", "no limit"
         else:
             title = f"Budgets of member {self.member}"
-            where, empty = f"the [[clients]] entry named {self.member!r}", "no limit of their own"
+            where, empty = f"to the [[clients]] entry named {self.member!r}", "no limit of their own"
         with VerticalScroll(classes="dialog", id="budget-editor"):
             yield Static(title, classes="dialog-title", markup=False)
-            yield Static(f"Saved in {where} of {self.config_name}, comments kept. Empty: {empty}. "
+            yield Static(f"Saved {where} in {self.config_name}, comments kept. Empty: {empty}. "
                          "Budgets count the points known when a request arrives, so a refusal can come "
                          "one request late.", classes="dialog-text", markup=False)
             for name, label, about in self.fields:
