@@ -70,6 +70,7 @@ from claude_poe_tui.ui.status_bar import StatusBar
 if TYPE_CHECKING:  # imported where used: a dashboard of its own proxy starts without them
     from claude_poe_tui.control.remote import RemoteGateway, RemoteMappings, RemoteTarget
     from claude_poe_tui.control.status import StatusReport, StatusWatcher
+    from claude_poe_tui.ui.screens.budget_editor import BudgetEditorScreen
 
 PANES = ("models", "keys", "logs", "latency", "output", "sessions")
 PANE_TITLES = {"models": "Models", "keys": "Keys", "logs": "Logs", "latency": "Latency", "output": "Proxy output",
@@ -463,12 +464,12 @@ class PoeTuiApp(App[None]):
         self.push_screen(BudgetEditorScreen(member, self.config_path.name, fields=MEMBER_FIELDS, member=member.name,
                                             wait_for_save=True))
 
-    def on_budget_editor_screen_save(self, message) -> None:  # BudgetEditorScreen.Save, imported where used
+    def on_budget_editor_screen_save(self, message: BudgetEditorScreen.Save) -> None:  # named, as the screen is imported where used
         if message.editor.member is not None:
             self.set_member_budgets(message.editor, message.editor.member, message.values)
 
     @work(thread=True, exclusive=True, group="config", exit_on_error=False)
-    def set_member_budgets(self, editor, member: str, values: dict) -> None:
+    def set_member_budgets(self, editor: BudgetEditorScreen, member: str, values: dict) -> None:
         assert self.configs is not None
         try:
             self.post_message(ConfigApplied(self.configs.set_member_budgets(member, values), editor))
