@@ -12,13 +12,13 @@ disappear together.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import tomlkit
-from tomlkit.items import AoT, Comment, Item, Key, Table, Whitespace
+from tomlkit.items import AoT, Array, Comment, InlineTable, Item, Key, Table, Whitespace
 
 from claude_poe_tui.atomic import atomic_write_text
 from claude_poe_tui.config.load import MODELS_KEY, parse_config
@@ -58,6 +58,26 @@ def _build_table(content: Sequence[BodyEntry], trailing: Sequence[BodyEntry], li
 
 
 BLANK_LINE: BodyEntry = (None, Whitespace("\n"))
+
+
+def _last_table(entry: BodyEntry) -> Table | None:
+    """The table whose end holds the comments above what follows ``entry``: a ``[table]`` itself,
+    or the last entry of a ``[[array]]`` (such as ``[[clients]]`` written before ``[[models]]``)."""
+    key, item = entry
+    if key is None:
+        return None
+    if isinstance(item, Table):
+        return item
+    if isinstance(item, AoT) and item.body:
+        return item.body[-1]
+    return None
+
+
+def _with_last_table(entry: BodyEntry, table: Table) -> BodyEntry:
+    key, item = entry
+    if isinstance(item, AoT):
+        return key, AoT([*item.body[:-1], table], parsed=True)
+    return key, table
 
 
 def _set_key(content: list[BodyEntry], key: str, value: Any) -> list[BodyEntry]:
@@ -127,9 +147,10 @@ class ConfigEditor:
             return
         before, raw, self._after = body[:position], body[position][1], body[position + 1 :]
         first_leading: list[BodyEntry] = []
-        if before and before[-1][0] is not None and isinstance(before[-1][1], Table):
-            content, first_leading = _split_trailing(before[-1][1])
-            before[-1] = (before[-1][0], _build_table(content, [], before[-1][1]))
+        last = _last_table(before[-1]) if before else None
+        if last is not None:
+            content, first_leading = _split_trailing(last)
+            before[-1] = _with_last_table(before[-1], _build_table(content, [], last))
         else:
             while before and _is_trivia(before[-1]):
                 first_leading.insert(0, before.pop())
@@ -154,10 +175,11 @@ class ConfigEditor:
         first_leading = self._blocks[0].leading if self._blocks else []
         if before and not first_leading:
             first_leading = [BLANK_LINE]
-        if before and before[-1][0] is not None and isinstance(before[-1][1], Table):
-            content, _ = _split_trailing(before[-1][1])
+        last = _last_table(before[-1]) if before else None
+        if last is not None:
+            content, _ = _split_trailing(last)
             trailing = first_leading if self._blocks else self._trailer
-            before[-1] = (before[-1][0], _build_table(content, trailing, before[-1][1]))
+            before[-1] = _with_last_table(before[-1], _build_table(content, trailing, last))
             first_leading = []
         for key, item in before:
             doc.add(item) if key is None else doc.add(key, item)
@@ -298,6 +320,37 @@ class ConfigEditor:
                     self._write_models()
                     return True
         return False
+
+    # -- one entry of an array of tables ([[clients]]) --
+
+    def set_entry_values(self, array: str, name: str, values: Mapping[str, Any | None]) -> None:
+        """In the ``[[array]]`` entry whose ``name`` is ``name``, set each key (``None``: remove
+        it); its other keys, its comments and its place stay. :class:`ConfigError` when there is no
+        such entry."""
+        for parts in (self._before, self._after):
+            for entry_key, item in parts:
+                if entry_key is None or entry_key.key != array:
+                    continue
+                if isinstance(item, AoT):
+                    for position, table in enumerate(item.body):
+                        if str(table.get("name")) == name:
+                            content, trailing = _split_trailing(table)
+                            for key, value in values.items():
+                                content = _drop_key(content, key) if value is None else _set_key(content, key, value)
+                            item.body[position] = _build_table(content, trailing, table)
+                            self._write_models()
+                            return
+                elif isinstance(item, Array):  # `clients = [{ name = ... }]`, edited where it is
+                    for table in item:
+                        if isinstance(table, InlineTable) and str(table.get("name")) == name:
+                            for key, value in values.items():
+                                if value is None:
+                                    table.pop(key, None)
+                                else:
+                                    table[key] = value
+                            self._write_models()
+                            return
+        raise ConfigError(f"there is no [[{array}]] entry named {name!r} (any more)", path=self.path)
 
     # -- result --
 

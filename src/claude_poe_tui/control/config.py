@@ -57,8 +57,22 @@ class ConfigController:
         config = apply_budget_edit(self.config_path, values)
         return ConfigChanged(config, budget_words(config.budget), self.apply(config))
 
+    def set_member_budgets(self, member: str, values: Mapping[str, float | None]) -> ConfigChanged:
+        """Write one member's ``daily_points`` / ``session_points`` in their ``[[clients]]`` entry, as
+        :meth:`set_budgets` does ``[budget]``; the running proxy counts with them from its reload."""
+        config = apply_member_budget_edit(self.config_path, member, values)
+        return ConfigChanged(config, member_budget_words(config, member), self.apply(config))
+
 
 BUDGET_KEYS = ("session_points", "daily_points", "min_balance")
+
+
+MEMBER_BUDGET_KEYS = ("daily_points", "session_points")
+
+
+def _points(value: float) -> int | float:
+    """As a person writes it in TOML: ``50000``, not ``50000.0``."""
+    return int(value) if float(value).is_integer() else float(value)
 
 
 def apply_budget_edit(config_path: Path, values: Mapping[str, float | None]) -> Config:
@@ -70,13 +84,33 @@ def apply_budget_edit(config_path: Path, values: Mapping[str, float | None]) -> 
         if value is None:
             editor.remove_value("budget", name)
         else:
-            editor.set_value("budget", name, int(value) if float(value).is_integer() else float(value))
+            editor.set_value("budget", name, _points(value))
+    return editor.save()
+
+
+def apply_member_budget_edit(config_path: Path, member: str, values: Mapping[str, float | None]) -> Config:
+    """Set ``daily_points`` / ``session_points`` (``None``: remove the line, no limit of their own) in
+    the ``[[clients]]`` entry named ``member``; its other lines (the key among them) and every comment
+    stay as written. Validated by the loader before the file is replaced (atomically, its mode
+    kept): a value it refuses raises its :class:`~claude_poe_tui.errors.ConfigError` (file, line,
+    key) and nothing is written."""
+    editor = ConfigEditor.open(config_path)
+    editor.set_entry_values("clients", member, {name: None if values[name] is None else _points(values[name])
+                                                for name in MEMBER_BUDGET_KEYS if name in values})
     return editor.save()
 
 
 def budget_words(budget: BudgetSettings) -> str:
     """``budgets: session_points 50,000, daily_points no limit, min_balance 20,000``."""
-    def shown(value: float | None) -> str:
-        return "no limit" if value is None else f"{value:,.0f}"
+    return "budgets: " + ", ".join(f"{name} {_limit_words(getattr(budget, name))}" for name in BUDGET_KEYS)
 
-    return "budgets: " + ", ".join(f"{name} {shown(getattr(budget, name))}" for name in BUDGET_KEYS)
+
+def _limit_words(value: float | None) -> str:
+    return "no limit" if value is None else f"{value:,.0f}"
+
+
+def member_budget_words(config: Config, member: str) -> str:
+    """``alice's budgets: daily_points 1,000, session_points no limit`` (never the member's key)."""
+    client = next((c for c in config.clients if c.name == member), None)
+    return f"{member}'s budgets: " + ", ".join(
+        f"{name} {_limit_words(getattr(client, name, None))}" for name in MEMBER_BUDGET_KEYS)

@@ -70,6 +70,7 @@ from claude_poe_tui.ui.status_bar import StatusBar
 if TYPE_CHECKING:  # imported where used: a dashboard of its own proxy starts without them
     from claude_poe_tui.control.remote import RemoteGateway, RemoteMappings, RemoteTarget
     from claude_poe_tui.control.status import StatusReport, StatusWatcher
+    from claude_poe_tui.ui.screens.budget_editor import BudgetEditorScreen
 
 PANES = ("models", "keys", "logs", "latency", "output", "sessions")
 PANE_TITLES = {"models": "Models", "keys": "Keys", "logs": "Logs", "latency": "Latency", "output": "Proxy output",
@@ -285,11 +286,16 @@ class PoeTuiApp(App[None]):
 
     @on(ConfigApplied)
     def _on_config_applied(self, message: ConfigApplied) -> None:
+        if message.editor is not None and message.editor in self.screen_stack:
+            message.editor.dismiss(None)
         self._show_config(message.change.config, select=message.change.row)
         self.notify(message.change.message(self.config_path.name), title="Config saved")
 
     @on(ConfigRefused)
     def _on_config_refused(self, message: ConfigRefused) -> None:
+        if message.editor is not None and message.editor in self.screen_stack:
+            message.editor.refused(message.reason)  # said where the values are typed, to be corrected
+            return
         self.notify(message.reason, title="Not saved", severity="error", timeout=15)
 
     # -- keys --
@@ -442,6 +448,33 @@ class PoeTuiApp(App[None]):
             self.post_message(ConfigApplied(self.configs.set_budgets(values)))
         except UserError as exc:
             self.post_message(ConfigRefused(str(exc)))
+
+    @on(SessionsPane.EditMemberBudgets)
+    def _on_edit_member_budgets(self, message: SessionsPane.EditMemberBudgets) -> None:
+        if self.config is None:
+            self.notify(self.config_error or "no config", severity="error")
+            return
+        member = next((client for client in self.config.clients if client.name == message.member), None)
+        if member is None:
+            self.notify(f"{self.config_path.name} has no [[clients]] entry named {message.member!r} (any more): "
+                        "its requests were recorded under that name before.", severity="warning", timeout=8)
+            return
+        from claude_poe_tui.ui.screens.budget_editor import MEMBER_FIELDS, BudgetEditorScreen
+
+        self.push_screen(BudgetEditorScreen(member, self.config_path.name, fields=MEMBER_FIELDS, member=member.name,
+                                            wait_for_save=True))
+
+    def on_budget_editor_screen_save(self, message: BudgetEditorScreen.Save) -> None:  # named, as the screen is imported where used
+        if message.editor.member is not None:
+            self.set_member_budgets(message.editor, message.editor.member, message.values)
+
+    @work(thread=True, exclusive=True, group="config", exit_on_error=False)
+    def set_member_budgets(self, editor: BudgetEditorScreen, member: str, values: dict) -> None:
+        assert self.configs is not None
+        try:
+            self.post_message(ConfigApplied(self.configs.set_member_budgets(member, values), editor))
+        except UserError as exc:
+            self.post_message(ConfigRefused(str(exc), editor))
 
     @on(SessionsPane.ShowRequests)
     def _on_show_session(self, message: SessionsPane.ShowRequests) -> None:

@@ -25,6 +25,8 @@ ACTIONS: tuple[tuple[str, str, str], ...] = (
     ("Latency: show per-model figures", "p50/p95/p99, time to first token, errors, points", "pane('latency')"),
     ("Sessions: show Claude Code sessions", "Requests, bots, points, first and last time; budgets", "pane('sessions')"),
     ("Sessions: edit the budgets", "Points per session, per day, balance to keep ([budget])", "sessions_action('budgets')"),
+    ("Sessions: edit the selected session's member's budgets", "daily_points, session_points of their [[clients]] entry",
+     "sessions_action('member_budgets')"),
     ("Help: keys", "Every key binding", "help"),
     ("App: quit", "Stops the proxy this dashboard started", "quit"),
 )

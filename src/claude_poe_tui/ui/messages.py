@@ -16,6 +16,7 @@ from claude_poe_tui.proxy.parent.process import ProxyEvent
 
 if TYPE_CHECKING:
     from claude_poe_tui.control.status import StatusReport
+    from claude_poe_tui.ui.screens.budget_editor import BudgetEditorScreen
 
 
 class ProxyEventArrived(Message):
@@ -44,19 +45,23 @@ class MappingChange(Message):
 
 
 class ConfigApplied(Message):
-    """The config was saved (and applied to the proxy, as ``change.outcome`` says)."""
+    """The config was saved (and applied to the proxy, as ``change.outcome`` says); ``editor``: the
+    dialog that waited for this save, to be closed."""
 
-    def __init__(self, change: ConfigChanged) -> None:
+    def __init__(self, change: ConfigChanged, editor: BudgetEditorScreen | None = None) -> None:
         super().__init__()
         self.change = change
+        self.editor = editor
 
 
 class ConfigRefused(Message):
-    """A change was refused; nothing was written."""
+    """A change was refused; nothing was written. ``editor``: the dialog that waited for this save,
+    which says why (else a notice does)."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, editor: BudgetEditorScreen | None = None) -> None:
         super().__init__()
         self.reason = reason
+        self.editor = editor
 
 
 class RequestsRead(Message):

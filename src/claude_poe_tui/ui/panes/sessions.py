@@ -181,12 +181,15 @@ class SessionsPane(Vertical):
         "requests, the Poe bots that answered, its Poe points (~: partly estimated, ≈: partly shared "
         "with concurrent requests), how much of [budget] session_points it has spent, first and last "
         "request. Above the table: how close each budget is and the balance's notices. Enter shows "
-        "the session's requests in Logs; b edits the budgets."
+        "the session's requests in Logs; b edits the budgets; m edits the budgets of the selected "
+        "session's member (their [[clients]] entry)."
     )
     BINDINGS = [
         Binding("enter", "open", "Its requests", id="sessions.open", tooltip="The selected session's requests in Logs"),
         Binding("b", "budgets", "Budgets", id="sessions.budgets",
                 tooltip="Edit [budget]: points per session, per day, balance to keep"),
+        Binding("m", "member_budgets", "Member's budgets", id="sessions.member_budgets",
+                tooltip="Edit the selected session's member's daily_points and session_points ([[clients]])"),
     ]
 
     class ShowRequests(Message):
@@ -198,6 +201,13 @@ class SessionsPane(Vertical):
 
     class EditBudgets(Message):
         """Open the budget editor (the App owns the config)."""
+
+    class EditMemberBudgets(Message):
+        """Open the budget editor for ``member``'s [[clients]] entry."""
+
+        def __init__(self, member: str) -> None:
+            super().__init__()
+            self.member = member
 
     def __init__(self) -> None:
         super().__init__(id="sessions-pane")
@@ -262,6 +272,9 @@ class SessionsPane(Vertical):
         elif self.total > len(self.rows):
             hint.append(f"The {len(self.rows):,} most recently active of {counted(self.total, 'session')}.  ")
         hint.append("enter: the session's requests in Logs" + ("" if self.remote else " · b: budgets"))
+        selected = self._selected()
+        if selected is not None and selected.member and not self.remote:
+            hint.append(f" · m: {selected.member}'s budgets")
         self.query_one("#sessions-hint", Static).update(hint)
 
     def _selected(self) -> SessionRow | None:
@@ -305,6 +318,7 @@ class SessionsPane(Vertical):
     @on(DataTable.RowHighlighted, "#sessions-table")
     def _highlighted(self) -> None:
         self._show_selected()
+        self._show_hint()
 
     @on(DataTable.RowSelected, "#sessions-table")
     def _row_chosen(self) -> None:
@@ -326,3 +340,15 @@ class SessionsPane(Vertical):
                         severity="warning")
             return
         self.post_message(self.EditBudgets())
+
+    def action_member_budgets(self) -> None:
+        if self.remote is not None:  # enabled, so that the key says so rather than doing nothing
+            self.notify(f"Member budgets of {self.remote} are edited in its own config, on its machine "
+                        "(daily_points and session_points in its [[clients]] entries).", severity="warning", timeout=8)
+            return
+        row = self._selected()
+        if row is None or not row.member:
+            self.notify("Select a session of a team member (the member column): its member's budgets are edited. "
+                        "Sessions with the master key have no member budgets; b edits [budget].", timeout=8)
+            return
+        self.post_message(self.EditMemberBudgets(row.member))
