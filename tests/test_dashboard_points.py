@@ -176,19 +176,21 @@ async def test_budgets_show_how_close_they_are_and_are_edited_in_the_config(tmp_
         # The proxy (its summary) still counts with what it started with, and the pane says so.
         assert "still counts with the budgets it started with (session_points no limit, daily_points 1,000" in shown
 
-        # A budget of 0 is refused with the config's own error, and nothing is written.
+        # A budget of 0 is refused with the config's own error, in the dialog, which stays open with
+        # what was typed; nothing is written.
         before = config_path.read_text()
         await pilot.press("b")
         app.screen.query_one("#budget-session_points").value = "0"
         await pilot.press("enter")
-        await wait_for(pilot, lambda: any("must be more than 0 points" in plain(t) for t in app.screen.query(Toast)),
+        await wait_for(pilot, lambda: isinstance(app.screen, BudgetEditorScreen)
+                       and "must be more than 0 points" in plain(app.screen.query_one("#budget-message")),
                        timeout=10, what="the config's refusal")
-        refusal = next(plain(t) for t in app.screen.query(Toast) if "must be more than 0" in plain(t))
+        refusal = plain(app.screen.query_one("#budget-message"))
         assert "budget.session_points" in refusal and "config.toml:" in refusal
+        assert app.screen.query_one("#budget-session_points").value == "0"
         assert config_path.read_text() == before
 
         # Not a number: refused in the dialog itself.
-        await pilot.press("b")
         app.screen.query_one("#budget-min_balance").value = "lots"
         await pilot.press("enter")
         assert isinstance(app.screen, BudgetEditorScreen)

@@ -433,21 +433,9 @@ class PoeTuiApp(App[None]):
             self.notify(self.config_error or "no config", severity="error")
             return
 
-        def done(values: dict | None) -> None:
-            if values is not None:
-                self.set_budgets(values)
-
         from claude_poe_tui.ui.screens.budget_editor import BudgetEditorScreen
 
-        self.push_screen(BudgetEditorScreen(self.config.budget, self.config_path.name), done)
-
-    @work(thread=True, exclusive=True, group="config", exit_on_error=False)
-    def set_budgets(self, values: dict) -> None:
-        assert self.configs is not None
-        try:
-            self.post_message(ConfigApplied(self.configs.set_budgets(values)))
-        except UserError as exc:
-            self.post_message(ConfigRefused(str(exc)))
+        self.push_screen(BudgetEditorScreen(self.config.budget, self.config_path.name))
 
     @on(SessionsPane.EditMemberBudgets)
     def _on_edit_member_budgets(self, message: SessionsPane.EditMemberBudgets) -> None:
@@ -461,18 +449,19 @@ class PoeTuiApp(App[None]):
             return
         from claude_poe_tui.ui.screens.budget_editor import MEMBER_FIELDS, BudgetEditorScreen
 
-        self.push_screen(BudgetEditorScreen(member, self.config_path.name, fields=MEMBER_FIELDS, member=member.name,
-                                            wait_for_save=True))
+        self.push_screen(BudgetEditorScreen(member, self.config_path.name, fields=MEMBER_FIELDS, member=member.name))
 
     def on_budget_editor_screen_save(self, message: BudgetEditorScreen.Save) -> None:  # named, as the screen is imported where used
-        if message.editor.member is not None:
-            self.set_member_budgets(message.editor, message.editor.member, message.values)
+        self.save_budgets(message.editor, message.editor.member, message.values)
 
     @work(thread=True, exclusive=True, group="config", exit_on_error=False)
-    def set_member_budgets(self, editor: BudgetEditorScreen, member: str, values: dict) -> None:
+    def save_budgets(self, editor: BudgetEditorScreen, member: str | None, values: dict) -> None:
+        """``[budget]`` (``member`` None) or one member's; the dialog waits for the outcome."""
         assert self.configs is not None
         try:
-            self.post_message(ConfigApplied(self.configs.set_member_budgets(member, values), editor))
+            change = (self.configs.set_budgets(values) if member is None
+                      else self.configs.set_member_budgets(member, values))
+            self.post_message(ConfigApplied(change, editor))
         except UserError as exc:
             self.post_message(ConfigRefused(str(exc), editor))
 

@@ -3,9 +3,8 @@ one team member's ``daily_points`` / ``session_points`` in their ``[[clients]]``
 
 Each field takes a number of points (``50000``, ``50,000``, ``50k``, ``1.5M``) or nothing for no
 limit. Anything else is refused in place; a number the config refuses (0 or less) is refused by
-the config itself when it is saved, in its own words (file, line, key): in a toast after the
-dialog closed, or, for an editor that waits for its save (``wait_for_save``), in the dialog,
-which stays open.
+the config itself when it is saved, in its own words (file, line, key), in the dialog, which
+stays open with what was typed.
 """
 
 from __future__ import annotations
@@ -57,12 +56,12 @@ def _shown(value: float | None) -> str:
     return f"{value:,.0f}" if value == int(value) else f"{value:,}"
 
 
-class BudgetEditorScreen(ModalScreen[dict[str, float | None] | None]):
-    """Returns every field's value (``None``: no limit), or ``None`` when cancelled.
+class BudgetEditorScreen(ModalScreen[None]):
+    """Posts :class:`Save` with every field's value (``None``: no limit) and stays open: the App
+    calls :meth:`refused` (the reason shows here, the values stay to be corrected) or dismisses it.
 
     ``source`` is what the fields show at first (``BudgetSettings``, a ``ClientToken``: read by the
-    fields' names). With ``wait_for_save`` the dialog posts :class:`Save` and stays open: the App
-    calls :meth:`refused` (the reason shows here, the values stay to be corrected) or dismisses it.
+    fields' names).
     """
 
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="budget.cancel")]
@@ -76,13 +75,12 @@ class BudgetEditorScreen(ModalScreen[dict[str, float | None] | None]):
             self.values = values
 
     def __init__(self, source: object, config_name: str, *, fields: tuple[tuple[str, str, str], ...] = FIELDS,
-                 member: str | None = None, wait_for_save: bool = False) -> None:
+                 member: str | None = None) -> None:
         super().__init__(classes="dialog-screen")
         self.source = source
         self.config_name = config_name
         self.fields = fields
         self.member = member
-        self.wait_for_save = wait_for_save
         self.saving = False
 
     def compose(self) -> ComposeResult:
@@ -138,9 +136,6 @@ class BudgetEditorScreen(ModalScreen[dict[str, float | None] | None]):
             values = self.values()
         except ValueError as exc:
             self._say(str(exc), error=True)
-            return
-        if not self.wait_for_save:
-            self.dismiss(values)
             return
         self.saving = True
         self._say("Saving…", error=False)
