@@ -20,6 +20,7 @@ from claude_poe_tui.errors import UserError
 from claude_poe_tui.paths import StatePaths
 from claude_poe_tui.proxy.parent.process import ProxyState
 from claude_poe_tui.ui.app import PoeTuiApp
+from claude_poe_tui.ui.status_bar import format_points
 from conftest import MASTER_KEY, POE_KEY, PoeStandin, start_proxy, start_standin, write_config
 from test_dashboard_models import wait_for
 from test_untrusted_text import plain
@@ -101,6 +102,29 @@ def test_attach_without_a_key_is_one_line_and_no_traceback(tmp_path: Path, head:
 # -- a remote gateway --
 
 @pytest.mark.proxy
+async def test_a_remote_gateways_balance_budgets_and_alerts_show_in_the_attached_dashboard(
+        tmp_path: Path, poe: PoeStandin) -> None:
+    gateway = start_proxy(tmp_path / "gateway", poe, extra="\n[budget]\ndaily_points = 5000000\nmin_balance = 100000000\n")
+    try:
+        balance = httpx.get(f"{poe.url}/usage/current_balance", headers={"authorization": f"Bearer {POE_KEY}"},
+                            timeout=10).json()["current_point_balance"]
+        app = PoeTuiApp(tmp_path / "here" / "config.toml", start_proxy=False, remote=remote(gateway.url))
+        async with app.run_test(size=(140, 40), notifications=True) as pilot:
+            await wait_for(pilot, lambda: (app.points_summary or {}).get("balance", {}).get("points") is not None,
+                           timeout=30, what="the gateway's points summary")
+            assert app.points_summary["balance"]["points"] == balance  # what Poe told the gateway
+            assert format_points(balance) in str(app.status.render())
+            await pilot.press("6")
+            budgets = plain(app.query_one("#sessions-budgets"))
+            assert "today 0/5,000,000" in budgets and "keep 100.0M: balance" in budgets
+            assert "under it: requests are refused" in budgets and "under [budget] min_balance" in budgets
+            await wait_for(pilot, lambda: any("under [budget] min_balance (100,000,000)" in t for t in toasts(app)),
+                           timeout=10, what="the low-balance notice")
+    finally:
+        gateway.process.stop()
+
+
+@pytest.mark.proxy
 async def test_a_remote_gateway_shows_its_status_requests_and_latency(tmp_path: Path, poe: PoeStandin) -> None:
     gateway = start_proxy(tmp_path / "gateway", poe)
     try:
@@ -149,7 +173,8 @@ async def test_a_remote_gateway_shows_its_status_requests_and_latency(tmp_path: 
             # Sessions from the requests (points stay on the gateway's machine).
             await pilot.press("6")
             await wait_for(pilot, lambda: app.query_one("#sessions-table").row_count == 2, timeout=10, what="sessions")
-            assert "counted on its machine" in plain(app.query_one("#sessions-budgets"))
+            budgets = plain(app.query_one("#sessions-budgets"))
+            assert "No budgets on" in budgets and "Points per request and per session stay on its machine" in budgets
 
             # Start, stop and restart belong to the gateway's machine.
             pid = gateway.process.pid

@@ -50,18 +50,30 @@ class StatusReport:
         return [str(m) for m in raw] if isinstance(raw, list) else []
 
     @property
+    def points(self) -> dict[str, Any] | None:
+        """The gateway's points summary (asked with ``with_points``), or None."""
+        raw = self.status.get("points")
+        return raw if isinstance(raw, dict) else None
+
+    @property
     def started_at(self) -> float | None:
         raw = self.status.get("started_at")
         return float(raw) if isinstance(raw, (int, float)) and not isinstance(raw, bool) else None
 
 
-def read_status(client: Any, base_url: str, key: str | None, key_words: str = "the master key") -> StatusReport:
-    """One look (``client``: an ``httpx.Client``). Never raises for what the network or the gateway does."""
+def read_status(client: Any, base_url: str, key: str | None, key_words: str = "the master key", *,
+                with_points: bool = False) -> StatusReport:
+    """One look (``client``: an ``httpx.Client``). Never raises for what the network or the gateway does.
+
+    ``with_points``: with the gateway's points summary too (for a dashboard that cannot read its files).
+    """
     import httpx
 
     headers = {"x-api-key": key} if key else {}
+    params = {"points": "1"} if with_points else None
     try:
-        response = client.get(base_url.rstrip("/") + STATUS_PATH, headers=headers, timeout=STATUS_TIMEOUT)
+        response = client.get(base_url.rstrip("/") + STATUS_PATH, headers=headers, params=params,
+                              timeout=STATUS_TIMEOUT)
     except httpx.HTTPError as exc:
         return StatusReport(False, error=f"no answer ({type(exc).__name__}{': ' + str(exc) if str(exc) else ''})",
                             at=time.time())
@@ -82,8 +94,10 @@ def read_status(client: Any, base_url: str, key: str | None, key_words: str = "t
 
 class StatusWatcher:
     def __init__(self, base_url: str, key: str | None, on_report: Callable[[StatusReport], None], *,
-                 every: float = STATUS_EVERY, key_words: str = "the master key", verify: Any = True) -> None:
+                 every: float = STATUS_EVERY, key_words: str = "the master key", verify: Any = True,
+                 with_points: bool = False) -> None:
         self.base_url = base_url.rstrip("/")
+        self.with_points = with_points
         self.key = key
         self.key_words = key_words
         self.on_report = on_report
@@ -115,7 +129,7 @@ class StatusWatcher:
 
         with httpx.Client(verify=self.verify) as client:
             while not self._closed.is_set():
-                report = read_status(client, self.base_url, self.key, self.key_words)
+                report = read_status(client, self.base_url, self.key, self.key_words, with_points=self.with_points)
                 self.last = report
                 if not self._closed.is_set():
                     self.on_report(report)

@@ -624,7 +624,7 @@ class PoeTuiApp(App[None]):
         from claude_poe_tui.control.status import StatusWatcher
 
         self.gateway_status = StatusWatcher(url, key, lambda report: self.post_message(StatusRead(report)),
-                                            key_words=words)
+                                            key_words=words, with_points=self.remote is not None)
         self.gateway_status.start()
 
     @on(StatusRead)
@@ -637,6 +637,8 @@ class PoeTuiApp(App[None]):
                 self.gateway.take_status(report)
                 self._show_remote_state()
                 self._show_remote_models()
+                if report.ok:  # its balance, burn rate, budgets and alerts (its files are on its machine)
+                    self._show_points_summary(report.points)
         except NoMatches:
             pass
 

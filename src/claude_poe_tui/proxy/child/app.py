@@ -596,7 +596,14 @@ class GatewayApp:
             # Listening beyond this machine: what the proxy is and serves is for key holders only.
             await send_json(send, 401, anthropic_error(401, "this proxy's status needs the master key"))
             return
-        await send_json(send, 200, self.status())
+        status = self.status()
+        if b"points=1" in scope.get("query_string", b"") and self.points is not None:
+            # Asked for by a dashboard attached from elsewhere (the local one reads the file): the
+            # balance, burn rate, budgets and alerts the writing worker last summed up.
+            from claude_poe_tui.points.summary import read_summary
+
+            status["points"] = read_summary(self.points.files.summary)
+        await send_json(send, 200, status)
 
     def status(self) -> dict[str, Any]:
         writer = self.log_writer

@@ -69,6 +69,9 @@ def gauge(share: float) -> Text:
     return text
 
 
+BUDGET_NAMES = ("session_points", "daily_points", "min_balance")
+
+
 def _limit(value: Any) -> float | None:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0 else None
 
@@ -78,9 +81,13 @@ def budget_lines(budget: BudgetSettings | None, summary: dict[str, Any] | None, 
     """How close each budget is, what the proxy counts with when that differs, and the balance's notices."""
     text = Text()
     if remote is not None:
-        text.append(f"Points and budgets of {remote} are counted on its machine: this dashboard sees its "
-                    "requests, not their points.", style="dim")
-        return text
+        if not summary:
+            text.append(f"Points and budgets of {remote} are counted on its machine; it has sent no points "
+                        "summary (points off there, or none counted yet).", style="dim")
+            return text
+        # The gateway's own budgets, as it counts with them (they are set in its config, on its machine).
+        running = summary.get("budget") if isinstance(summary.get("budget"), dict) else {}
+        budget = BudgetSettings(**{name: _limit(running.get(name)) for name in BUDGET_NAMES})
     summary = summary or {}
     budget = budget or BudgetSettings()
     today = summary.get("today") or {}
@@ -124,12 +131,14 @@ def budget_lines(budget: BudgetSettings | None, summary: dict[str, Any] | None, 
             if index:
                 text.append("  ·  ", style="dim")
             text.append_text(part)
+    elif remote is not None:
+        text.append(f"No budgets on {remote}.", style="dim")
     else:
         text.append("No budgets: b sets points per session, per day and a balance to keep ([budget]).", style="dim")
     text.append_text(member_budget_line(summary))
     running = summary.get("budget")
-    if isinstance(running, dict) and summary:
-        counted_with = {name: _limit(running.get(name)) for name in ("session_points", "daily_points", "min_balance")}
+    if isinstance(running, dict) and summary and remote is None:
+        counted_with = {name: _limit(running.get(name)) for name in BUDGET_NAMES}
         configured = {name: getattr(budget, name) for name in counted_with}
         if counted_with != configured:
             differ = ", ".join(f"{name} {'no limit' if value is None else format_points(value)}"
@@ -145,6 +154,9 @@ def budget_lines(budget: BudgetSettings | None, summary: dict[str, Any] | None, 
     if summary and history.get("error") and not history.get("ok"):
         text.append("\nPoints are estimated: ", style="yellow")
         text.append(str(history["error"]), style="yellow")
+    if remote is not None:
+        text.append("\nPoints per request and per session stay on its machine; its balance, burn rate and "
+                    "budgets are shown here.", style="dim")
     return text
 
 
