@@ -127,6 +127,29 @@ async def test_a_members_budgets_are_edited_from_sessions_with_comments_kept(tmp
         assert ALICE_TOKEN not in shown_text(app)
 
 
+async def test_a_member_without_a_session_is_edited_from_keys(tmp_path: Path) -> None:
+    """Sessions reach only members who sent a request; Keys lists every [[clients]] entry."""
+    app, config = member_dashboard(tmp_path)
+    config.write_text(config.read_text() + '\n[[clients]]\nname = "carol"\nkey = "carol-token-7d1e0b4a"\n')
+    app = PoeTuiApp(config, state_paths=StatePaths(tmp_path / "state"), start_proxy=False)
+    async with app.run_test(size=(160, 44), notifications=True) as pilot:
+        await pilot.press("2")
+        table = app.query_one("#keys-table")
+        await wait_for(pilot, lambda: table.row_count == 5, timeout=10, what="the keys and three members")
+        labels = [str(table.get_row_at(i)[0]) for i in range(table.row_count)]
+        table.move_cursor(row=labels.index("member carol"))
+        await pilot.pause()
+        assert "enter: their budgets" in plain(app.query_one("#keys-selected"))
+        await pilot.press("enter")
+        assert isinstance(app.screen, BudgetEditorScreen) and app.screen.member == "carol"
+        assert app.screen.query_one("#budget-daily_points", Input).value == ""  # no limit of her own yet
+        app.screen.query_one("#budget-daily_points", Input).value = "3000"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: not isinstance(app.screen, BudgetEditorScreen), timeout=15, what="the save")
+        assert [(c.name, c.daily_points) for c in load_config(config, environ={}).clients][-1] == ("carol", 3000)
+        assert "carol-token-7d1e0b4a" not in shown_text(app)
+
+
 @pytest.mark.parametrize("typed", ["0", "-5"])
 async def test_a_refused_member_budget_is_said_in_the_editor_and_nothing_is_written(tmp_path: Path, typed: str) -> None:
     app, config = member_dashboard(tmp_path)

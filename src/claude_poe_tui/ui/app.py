@@ -46,6 +46,7 @@ from claude_poe_tui.ui.messages import (
     ConfigApplied,
     ConfigRefused,
     CopyDone,
+    EditMemberBudgets,
     MappingChange,
     PoeKeyChecked,
     ProxyActionFailed,
@@ -437,8 +438,8 @@ class PoeTuiApp(App[None]):
 
         self.push_screen(BudgetEditorScreen(self.config.budget, self.config_path.name))
 
-    @on(SessionsPane.EditMemberBudgets)
-    def _on_edit_member_budgets(self, message: SessionsPane.EditMemberBudgets) -> None:
+    @on(EditMemberBudgets)
+    def _on_edit_member_budgets(self, message: EditMemberBudgets) -> None:
         if self.config is None:
             self.notify(self.config_error or "no config", severity="error")
             return

@@ -135,3 +135,11 @@ class RemoteMappingsRead(Message):
         super().__init__()
         self.listing = listing  # a control.remote.RemoteMappingList
         self.error = error
+
+
+class EditMemberBudgets(Message):
+    """Open the budget editor for ``member``'s ``[[clients]]`` entry (from Sessions or Keys)."""
+
+    def __init__(self, member: str) -> None:
+        super().__init__()
+        self.member = member

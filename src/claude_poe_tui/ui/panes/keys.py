@@ -19,6 +19,7 @@ from claude_poe_tui.control.keys import CheckOutcome, PoeKeyCheck, PoolKey, desc
 from claude_poe_tui.keys import KeyKind, describe_keys, mask
 from claude_poe_tui.ui.columns import Column
 from claude_poe_tui.ui.fitted_table import FittedTable
+from claude_poe_tui.ui.messages import EditMemberBudgets
 from claude_poe_tui.ui.screens.confirm import ConfirmScreen
 from claude_poe_tui.ui.screens.prompt import PromptScreen
 from claude_poe_tui.wording import counted
@@ -78,7 +79,7 @@ class KeysPane(Vertical):
         "tmux's buffer, the clipboard (through a clipboard tool), or a request to the terminal. "
         "With a pool ([poe] api_keys) each pool key has a row, and 'in the pool' says whether the "
         "proxy uses it or took it out (Poe refused it: 401, 402) and why; members ([[clients]]) are "
-        "listed by name."
+        "listed by name, and enter on one edits their budgets."
     )
     BINDINGS = [
         Binding("v", "reveal", "Reveal", id="keys.reveal", tooltip="Show or mask the selected key"),
@@ -248,6 +249,8 @@ class KeysPane(Vertical):
             text.append(": a team member's token, from ")
             text.append(row.origin)
             text.append(f" ({row.config})", style="dim")
+            if self.remote is None:
+                text.append(" · enter: their budgets (daily_points, session_points)", style="dim")
         else:
             text.append(": ")
             text.append_text(self._value_cell(row))
@@ -313,8 +316,9 @@ class KeysPane(Vertical):
         if row is None or self._refuse_remote():
             return
         if row.member:
-            self.notify(f"Members' tokens are set where [[clients]] says ({row.config}); adding or revoking a "
-                        "member takes effect without a restart.", severity="information")
+            # A member's token is theirs to keep (set where [[clients]] says); what the dashboard edits
+            # of a member is their budgets.
+            self.post_message(EditMemberBudgets(row.id.removeprefix("member:")))
             return
         config = self._config
         assert config is not None and row.kind is not None

@@ -18,6 +18,7 @@ from claude_poe_tui.config.model import BudgetSettings
 from claude_poe_tui.control.sessions import NO_SESSION, SessionRow
 from claude_poe_tui.ui.columns import Column
 from claude_poe_tui.ui.fitted_table import FittedTable
+from claude_poe_tui.ui.messages import EditMemberBudgets
 from claude_poe_tui.ui.status_bar import format_points
 from claude_poe_tui.wording import counted
 
@@ -214,13 +215,6 @@ class SessionsPane(Vertical):
     class EditBudgets(Message):
         """Open the budget editor (the App owns the config)."""
 
-    class EditMemberBudgets(Message):
-        """Open the budget editor for ``member``'s [[clients]] entry."""
-
-        def __init__(self, member: str) -> None:
-            super().__init__()
-            self.member = member
-
     def __init__(self) -> None:
         super().__init__(id="sessions-pane")
         self.rows: list[SessionRow] = []
@@ -363,4 +357,4 @@ class SessionsPane(Vertical):
             self.notify("Select a session of a team member (the member column): its member's budgets are edited. "
                         "Sessions with the master key have no member budgets; b edits [budget].", timeout=8)
             return
-        self.post_message(self.EditMemberBudgets(row.member))
+        self.post_message(EditMemberBudgets(row.member))
