@@ -150,11 +150,12 @@ async def test_a_member_without_a_session_is_edited_from_keys(tmp_path: Path) ->
         assert "carol-token-7d1e0b4a" not in shown_text(app)
 
 
-@pytest.mark.parametrize("typed", ["0", "-5"])
-async def test_a_refused_member_budget_is_said_in_the_editor_and_nothing_is_written(tmp_path: Path, typed: str) -> None:
+@pytest.mark.parametrize(("typed", "size"), [("0", (160, 44)), ("-5", (80, 24))])
+async def test_a_refused_member_budget_is_said_in_the_editor_and_nothing_is_written(
+        tmp_path: Path, typed: str, size: tuple[int, int]) -> None:
     app, config = member_dashboard(tmp_path)
     before = config.read_bytes()
-    async with app.run_test(size=(160, 44), notifications=True) as pilot:
+    async with app.run_test(size=size, notifications=True) as pilot:
         await select_session(pilot, app, "sess-bob")
         await pilot.press("m")
         editor = app.screen
@@ -166,6 +167,9 @@ async def test_a_refused_member_budget_is_said_in_the_editor_and_nothing_is_writ
         # The loader's own error: file, line, key, as when the file itself says so.
         line = before.decode().splitlines().index("daily_points = 700  # bob's") + 1
         assert plain(message).startswith(f"{config}:{line}: clients[1].daily_points: "), plain(message)
+        await pilot.pause()
+        # In sight, whole, even where the dialog scrolls (80x24): it sits below the fields.
+        assert editor.query_one("#budget-editor").content_region.contains_region(message.region)
         assert app.screen is editor  # still open, the value kept to be corrected
         assert editor.query_one("#budget-daily_points", Input).value == typed
         assert config.read_bytes() == before

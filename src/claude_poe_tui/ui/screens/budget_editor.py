@@ -123,6 +123,8 @@ class BudgetEditorScreen(ModalScreen[None]):
         message = self.query_one("#budget-message", Static)
         message.update(words)
         message.set_class(error, "error")
+        # Below the fields: on a small terminal it would be out of sight (scrolled to once laid out).
+        self.call_after_refresh(message.scroll_visible)
 
     def refused(self, reason: str) -> None:
         """The save was refused (nothing written): say why here; the fields keep what was typed."""
