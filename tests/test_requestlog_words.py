@@ -44,6 +44,21 @@ def test_a_request_refused_before_routing_names_no_model_or_bot() -> None:
     assert "->" not in line and "?" not in line
 
 
+def test_a_request_without_a_model_says_why_in_the_dashboard() -> None:
+    """Claude Code's model discovery (GET /v1/models, 200) is not "refused"; a wrong key (401) is."""
+    from claude_poe_tui.ui.panes.logs import record_row, selected_text
+    from claude_poe_tui.ui.screens.record_detail import record_fields
+
+    discovery = make(method="GET", path="/v1/models", session=None, model=None, poe_model=None, route=None,
+                     stream=None, latency_ms=0.2, ttft_ms=None, input_tokens=None, output_tokens=None)
+    assert str(record_row(discovery)[2]) == "GET /v1/models"  # the model column names the request
+    assert "GET /v1/models (names no model)" in selected_text(discovery).plain
+    assert "POST /v1/messages (refused before it was routed)" in selected_text(REFUSED).plain
+    assert dict((label, value.plain) for label, value in record_fields(discovery))["model asked"] == "(none: names no model)"
+    assert dict((label, value.plain) for label, value in record_fields(REFUSED))["model asked"] == (
+        "(none: refused before it was routed)")
+
+
 def test_a_fallback_says_who_answered_after_whom_and_for_which_subagent() -> None:
     assert failed_before(FALLBACK) == ["Claude-Sonnet-5 529"]
     assert describe(FALLBACK) == (

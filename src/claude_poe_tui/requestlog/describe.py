@@ -25,6 +25,12 @@ def failed_before(record: RequestRecord) -> list[str]:
     return out
 
 
+def without_model(record: RequestRecord) -> str:
+    """Why a record has no model: refused before routing (a wrong key: 401), or a request that names
+    none (Claude Code's ``GET /v1/models`` discovery)."""
+    return "refused before it was routed" if record.status >= 400 else "names no model"
+
+
 def target(record: RequestRecord) -> str:
     """``claude-sonnet-5 -> Claude-Sonnet-5 (messages)``; empty when the request never got a model."""
     if not record.model and not record.poe_model:

@@ -16,7 +16,7 @@ from textual.widgets import Input, Static
 
 from claude_poe_tui.control.points import points_text
 from claude_poe_tui.points.model import PointsKind, PointsLine
-from claude_poe_tui.requestlog.describe import failed_before, target
+from claude_poe_tui.requestlog.describe import failed_before, target, without_model
 from claude_poe_tui.requestlog.feed import RECENT_KEPT
 from claude_poe_tui.requestlog.query import RecordQuery, parse_query
 from claude_poe_tui.requestlog.record import RequestRecord
@@ -83,7 +83,7 @@ def record_row(record: RequestRecord, points: PointsLine | None = None) -> tuple
     return (
         time.strftime("%H:%M:%S", time.localtime(record.ts)),
         _status_cell(record),
-        record.model or "-",
+        record.model or Text(f"{record.method} {record.path}", style="dim"),  # e.g. Claude Code's model discovery
         bot_cell(record),
         record.route or "-",
         _ms(record.latency_ms),
@@ -98,7 +98,7 @@ def selected_text(record: RequestRecord, points: PointsLine | None = None) -> Te
     """The cursor's request in one (wrapping) line, whatever columns the width left out."""
     text = Text("▸ ", style="bold")
     where = target(record)
-    text.append(where or f"{record.method} {record.path} (refused before it was routed)")
+    text.append(where or f"{record.method} {record.path} ({without_model(record)})")
     if points is not None:
         text.append(" · ")
         text.append_text(Text(f"{points_text(points)} points", style=POINTS_STYLES[points.kind]))

@@ -17,6 +17,7 @@ from textual.widgets import Static
 
 from claude_poe_tui.control.points import points_words
 from claude_poe_tui.points.model import PointsLine
+from claude_poe_tui.requestlog.describe import without_model
 from claude_poe_tui.requestlog.record import RequestRecord
 
 INTERNAL = {"v"}  # the record's schema version: for the reader, not for people
@@ -61,7 +62,7 @@ def record_fields(record: RequestRecord, points: PointsLine | None = None,
     add("request id", record.id)
     add("status", record.status, "green" if record.status < 400 else "bold red")
     add("request", f"{record.method} {record.path}")
-    add("model asked", record.model or "(none: refused before it was routed)")
+    add("model asked", record.model or f"(none: {without_model(record)})")
     if record.answered_model and record.answered_model != record.model:
         add("answered as", f"{record.answered_model} (a fallback)")
     add("Poe bot", record.poe_model or "-")
