@@ -262,7 +262,7 @@ async def test_latency_names_requests_that_had_no_model(tmp_path: Path) -> None:
         app._show_figures(FeedFigures("1h", {"-": {"requests": 3, "errors": 3}}, {"-": []}, 3, 3), now=True)
         await pilot.pause()
         title = str(app.query_one(LatencyPane).query_one("#latency-title").render())
-        assert title == "(no model): requests refused before routing, such as a wrong key, last 1h"
+        assert title == "(no model): model discovery (GET /v1/models) and requests refused before routing, last 1h"
         assert str(app.query_one("#latency-table").cells_at(0)["model"]) == "(no model)"
 
 

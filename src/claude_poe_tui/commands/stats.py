@@ -127,6 +127,8 @@ def _ms(value: float | None) -> str:
 
 
 def format_table(summary: dict, window_label: str) -> str:
+    from claude_poe_tui.requestlog.stats import NO_MODEL, NO_MODEL_LABEL
+
     header = ("model", "Poe bot", "requests", "errors", "p50 ms", "p95 ms", "p99 ms", "ttft p50", "tok/s", "points",
               "pts/req", "pts/h")
     rows = [header]
@@ -134,7 +136,8 @@ def format_table(summary: dict, window_label: str) -> str:
         tps = f.get("tokens_per_second")
         points = f.get("points") or {}
         rows.append((
-            model, f.get("poe_model") or "-", f"{f['requests']:,}", f"{f['errors']:,}",
+            NO_MODEL_LABEL if model == NO_MODEL else model, f.get("poe_model") or "-", f"{f['requests']:,}",
+            f"{f['errors']:,}",
             _ms(f["p50_ms"]), _ms(f["p95_ms"]), _ms(f["p99_ms"]), _ms(f["ttft_p50_ms"]),
             "-" if tps is None else f"{tps:.1f}", _pts(points),
             _ms(points.get("points_per_request")), _ms(points.get("points_per_hour")),

@@ -24,6 +24,8 @@ BIN_GROWTH = 1.02
 _LOG_GROWTH = math.log(BIN_GROWTH)
 MAX_MODELS = 200  # names past this (a client inventing names) are counted under OTHER
 OTHER = "(other)"
+NO_MODEL = "-"  # the name of requests that had no model: model discovery (GET /v1/models), or refused before routing
+NO_MODEL_LABEL = "(no model)"  # how a person is shown that name
 
 WINDOWS: dict[str, float] = {"15m": 900, "1h": 3600, "6h": 6 * 3600, "24h": 24 * 3600}
 
@@ -170,7 +172,7 @@ class RollingStats:
             bucket = self._bucket(record.ts)
             if bucket < first:
                 continue
-            name = record.model or "-"
+            name = record.model or NO_MODEL
             stats = self._models.get(name)
             if stats is None:
                 if len(self._models) >= MAX_MODELS:

@@ -14,6 +14,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Sparkline, Static
 
 from claude_poe_tui.control.points import ModelPoints
+from claude_poe_tui.requestlog.stats import NO_MODEL, NO_MODEL_LABEL
 from claude_poe_tui.ui.columns import Column
 from claude_poe_tui.ui.fitted_table import FittedTable
 
@@ -31,9 +32,7 @@ COLUMNS = (
     Column("per_request", "pts/req", priority=45),
     Column("per_hour", "pts/h", priority=35),
 )
-NO_MODEL = "-"  # how the statistics name requests that never had a model (refused before routing)
-NO_MODEL_LABEL = "(no model)"
-NO_MODEL_CAPTION = "(no model): requests refused before routing, such as a wrong key"
+NO_MODEL_CAPTION = f"{NO_MODEL_LABEL}: model discovery (GET /v1/models) and requests refused before routing"
 TALL_CHARTS_FROM = 34  # pane height from which each chart gets 3 lines instead of 1
 
 
@@ -66,8 +65,9 @@ class LatencyPane(Vertical):
     HELP = (
         "Per model name Claude Code asked for, over the last window: requests, errors, latency "
         "percentiles, time to first token (streamed requests) and output tokens per second. The "
-        "charts follow the selected model, one bar per time bucket. Requests refused before they "
-        "were routed (a wrong key) count under '(no model)'. pts/req and pts/h are Poe points per "
+        "charts follow the selected model, one bar per time bucket. Requests that name no model "
+        "(Claude Code's model discovery) or were refused before they were routed (a wrong key) count "
+        "under '(no model)'. pts/req and pts/h are Poe points per "
         "request and per hour over the window (~: partly estimated); the line above the charts "
         "says them for the selected model whatever the width."
     )
