@@ -399,6 +399,57 @@ def test_the_request_log_streams_to_a_dashboard_elsewhere_with_the_master_key(pr
     assert [r["model"] for r in followed] == [CHAT_ROUTE, CLAUDE_ROUTE]
 
 
+def test_the_points_stream_to_a_dashboard_elsewhere_with_the_master_key(tmp_path: Path, poe: PoeStandin) -> None:
+    from claude_poe_tui.control.remote import PointsStream, RemoteTarget
+
+    running = start_proxy(tmp_path / "on", poe, extra='\n[[clients]]\nname = "alice"\nkey = "alice-token-0123456789"\n')
+    quiet = start_proxy(tmp_path / "off", poe, extra="\n[log]\npoints = false\n")
+    try:
+        url = f"{running.url}/claude-poe-tui/points"
+        assert httpx.get(url).status_code == 401
+        assert httpx.get(url, headers={"x-api-key": "alice-token-0123456789"}).status_code == 401  # a member's: no
+        for model in (CHAT_ROUTE, CLAUDE_ROUTE):
+            assert ask(running, model, stream=False).status_code == 200
+        records = read_records(running.request_log, at_least=2)
+
+        def points_lines() -> list[dict]:
+            tail = httpx.get(url, params={"tail": 100}, headers=HEADERS, timeout=10)
+            assert tail.status_code == 200 and tail.headers["content-type"] == "application/x-ndjson"
+            return [json.loads(line) for line in tail.text.splitlines() if line.strip()]
+
+        deadline = time.monotonic() + 20
+        while {r["id"] for r in records} - {line["id"] for line in points_lines()} and time.monotonic() < deadline:
+            time.sleep(0.2)  # each request's first line (an estimate) is written when its record is
+        assert {r["id"] for r in records} <= {line["id"] for line in points_lines()}
+
+        # Followed, as the dashboard does: a new request's line arrives while the stream is open.
+        stream = PointsStream(RemoteTarget(running.url, MASTER_KEY, "LITELLM_MASTER_KEY", "the test"), tail=0)
+        taken: list = []
+        try:
+            stream.start()
+            deadline = time.monotonic() + 10
+            while not stream.connected and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert ask(running, CHAT_ROUTE, stream=True).status_code == 200
+            new_id = read_records(running.request_log, at_least=3)[-1]["id"]
+            deadline = time.monotonic() + 20
+            while new_id not in {line.id for line in taken} and time.monotonic() < deadline:
+                taken += stream.read()[1]
+                time.sleep(0.1)
+            assert new_id in {line.id for line in taken}
+        finally:
+            stream.close()
+
+        # A gateway that counts no points says so, and the stream does not ask again.
+        off = PointsStream(RemoteTarget(quiet.url, MASTER_KEY, "LITELLM_MASTER_KEY", "the test"), first_retry=0.05)
+        off.start()
+        off._thread.join(10)
+        assert off.absent is not None and "counts no points" in off.absent and off.connections == 0
+    finally:
+        running.process.stop()
+        quiet.process.stop()
+
+
 def test_serve_and_doctor_say_when_the_request_log_cannot_write(tmp_path: Path, poe: PoeStandin) -> None:
     import subprocess
     import sys

@@ -160,14 +160,19 @@ class _SessionTotals(_Totals):
 
 
 class PointsFollower:
+    """``source``: where the lines come from instead of the store beside ``request_log`` (a remote
+    gateway's :class:`~claude_poe_tui.control.remote.PointsStream`; anything with ``read(max_bytes)``
+    as :class:`StoreTail` has). With a source there is no summary file: the summary comes another way."""
+
     def __init__(self, request_log: Path, *, clock: Callable[[], float] = time.time, kept: int = KEPT_LINES,
-                 max_sessions: int = MAX_SESSIONS):
+                 max_sessions: int = MAX_SESSIONS, source: Any = None):
         self.files = PointsFiles(Path(request_log))
         self.clock = clock
         self.kept = kept
         self.max_sessions = max_sessions
         self._lock = threading.Lock()
-        self._tail = StoreTail(self.files.store)
+        self._tail = source if source is not None else StoreTail(self.files.store)
+        self._summary_file = source is None
         self._reset()
         self._summary_stamp: tuple[int, int, int] | None = None
         self.summary: dict[str, Any] | None = None
@@ -208,6 +213,12 @@ class PointsFollower:
                 break
         summary_changed = self._read_summary()
         return PointsChanges(list(changed.values()), reset, summary_changed)
+
+    def close(self) -> None:
+        """Stop a source that runs by itself (a remote stream's thread); a file needs nothing."""
+        close = getattr(self._tail, "close", None)
+        if close is not None:
+            close()
 
     def _intern(self, text: str | None) -> str | None:
         if text is None:
@@ -267,6 +278,8 @@ class PointsFollower:
             del self._buckets[minute]
 
     def _read_summary(self) -> bool:
+        if not self._summary_file:
+            return False
         try:
             st = os.stat(self.files.summary)
         except OSError:

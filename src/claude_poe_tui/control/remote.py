@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 
 from claude_poe_tui.config.model import DEFAULT_MASTER_KEY_REF
 from claude_poe_tui.errors import UserError
-from claude_poe_tui.proxy.protocol import MODELS_PATH, REQUESTS_PATH
+from claude_poe_tui.proxy.protocol import MODELS_PATH, POINTS_PATH, REQUESTS_PATH
 from claude_poe_tui.requestlog.feed import BATCH, RECENT_KEPT, RequestFeed
 from claude_poe_tui.requestlog.record import RequestRecord
 from claude_poe_tui.secrets import SecretResolver, reference_name, valid_reference_name
@@ -89,13 +89,20 @@ def attach_target(url: str, config_path: Path, key_env: str | None = None,
     return RemoteTarget(base, found.value, name, origin)
 
 
-class RequestStream:
-    """The gateway's request log as it grows, read on a thread of its own; :meth:`take` hands it out.
+ALREADY_KEPT = object()  # what :meth:`FollowedStream._parse` says of a line it took before
+
+
+class FollowedStream:
+    """JSON lines the gateway keeps sending (``GET path?tail=N&follow=1``), read on a thread of its
+    own, reconnecting with backoff; each line goes to :meth:`_keep`, :meth:`take` hands them out.
 
     ``on_state(connected, detail)`` is called when the link comes up or goes down (with the reason
     and when the next try is). A reconnection asks for the tail again, so nothing written while
-    the link was down is missed unless more than ``tail`` requests came meanwhile.
+    the link was down is missed unless more than ``tail`` lines came meanwhile.
     """
+
+    path = ""
+    thread_name = "remote-stream"
 
     def __init__(self, target: RemoteTarget, *, on_state: Callable[[bool, str], None] | None = None,
                  tail: int = RECENT_KEPT, first_retry: float = FIRST_RETRY, last_retry: float = LAST_RETRY,
@@ -108,10 +115,11 @@ class RequestStream:
         self.connected = False
         self.detail = "connecting"
         self.connections = 0  # successful ones, since the start
-        self.dropped = 0  # records lost because nobody took them in time
-        self.skipped = 0  # lines that were not records
-        self._records: collections.deque[RequestRecord] = collections.deque()
-        self._seen: collections.OrderedDict[str, None] = collections.OrderedDict()
+        self.dropped = 0  # lines lost because nobody took them in time
+        self.skipped = 0  # lines that were not ours
+        self.absent: str | None = None
+        """Why the gateway has no such stream (404: its points are off, say); it is not asked again."""
+        self._items: collections.deque[Any] = collections.deque()
         self._lock = threading.Lock()
         self._closed = threading.Event()
         self._thread: threading.Thread | None = None
@@ -119,11 +127,11 @@ class RequestStream:
 
     @property
     def url(self) -> str:
-        return self.target.url + REQUESTS_PATH
+        return self.target.url + self.path
 
     def start(self) -> None:
         if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="remote-requests", daemon=True)
+            self._thread = threading.Thread(target=self._run, name=self.thread_name, daemon=True)
             self._thread.start()
 
     def close(self, timeout: float = 2.0) -> None:
@@ -138,10 +146,10 @@ class RequestStream:
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout)
 
-    def take(self, limit: int = BATCH) -> list[RequestRecord]:
+    def take(self, limit: int = BATCH) -> list[Any]:
         with self._lock:
-            count = min(limit, len(self._records))
-            return [self._records.popleft() for _ in range(count)]
+            count = min(limit, len(self._items))
+            return [self._items.popleft() for _ in range(count)]
 
     def _state(self, connected: bool, detail: str) -> None:
         changed = (connected, detail) != (self.connected, self.detail)
@@ -149,23 +157,23 @@ class RequestStream:
         if changed and self.on_state is not None and not self._closed.is_set():
             self.on_state(connected, detail)
 
+    def _parse(self, line: bytes) -> Any:
+        """The item a line holds, or None when it is not one of ours."""
+        raise NotImplementedError
+
     def _keep(self, line: bytes) -> None:
         if not line.strip():
             return  # a keep-alive
-        record = RequestRecord.from_json(line)
-        if record is None:
+        item = self._parse(line)
+        if item is None:
             self.skipped += 1
             return
-        if record.id:
-            if record.id in self._seen:
-                return
-            self._seen[record.id] = None
-            if len(self._seen) > IDS_REMEMBERED:
-                self._seen.popitem(last=False)
+        if item is ALREADY_KEPT:
+            return
         with self._lock:
-            self._records.append(record)
-            if len(self._records) > QUEUED_MAX:
-                self._records.popleft()
+            self._items.append(item)
+            if len(self._items) > QUEUED_MAX:
+                self._items.popleft()
                 self.dropped += 1
 
     def _run(self) -> None:
@@ -180,6 +188,11 @@ class RequestStream:
                     with client.stream("GET", self.url, params={"tail": str(self.tail), "follow": "1"},
                                        headers={"x-api-key": self.target.key}) as response:
                         self._response = response
+                        if response.status_code == 404:
+                            response.read()
+                            self.absent = self._refusal(response)
+                            self._state(False, self.absent)
+                            return
                         if response.status_code != 200:
                             response.read()
                             reason = self._refusal(response)
@@ -210,6 +223,46 @@ class RequestStream:
         if response.status_code == 401:
             return f"the gateway refused {self.target.key_words} (401)"
         return f"{self.url} answered {response.status_code}" + (f": {message}" if message else "")
+
+
+class RequestStream(FollowedStream):
+    """The gateway's request log as it grows (:class:`RequestRecord` items, each once)."""
+
+    path = REQUESTS_PATH
+    thread_name = "remote-requests"
+
+    def __init__(self, target: RemoteTarget, **kwargs: Any) -> None:
+        super().__init__(target, **kwargs)
+        self._seen: collections.OrderedDict[str, None] = collections.OrderedDict()
+
+    def _parse(self, line: bytes) -> Any:
+        record = RequestRecord.from_json(line)
+        if record is None or not record.id:
+            return record
+        if record.id in self._seen:  # a reconnection sends the tail again
+            return ALREADY_KEPT
+        self._seen[record.id] = None
+        if len(self._seen) > IDS_REMEMBERED:
+            self._seen.popitem(last=False)
+        return record
+
+
+class PointsStream(FollowedStream):
+    """The gateway's points, line by line (:class:`~claude_poe_tui.points.model.PointsLine`); a line
+    sent again (a reconnection, a compaction there) replaces the same request's line, so it is kept."""
+
+    path = POINTS_PATH
+    thread_name = "remote-points"
+
+    def _parse(self, line: bytes) -> Any:
+        from claude_poe_tui.points.model import PointsLine
+
+        return PointsLine.from_json(line)
+
+    def read(self, max_bytes: int | None = None) -> tuple[bool, list[Any]]:
+        """As :class:`~claude_poe_tui.points.ledger.StoreTail` reads a local store: never "replaced"."""
+        self.start()
+        return False, self.take(QUEUED_MAX)
 
 
 class RemoteFeed(RequestFeed):

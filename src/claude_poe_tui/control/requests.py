@@ -215,3 +215,5 @@ class RequestLogWatcher:
                 self.on_error(exc)
         finally:
             feed.close()
+            if self.points is not None:
+                self.points.close()

@@ -24,6 +24,9 @@ CONTROL_HEADER = b"x-claude-poe-tui-control"
 # The request log, for a dashboard on another machine (master key): its last ``tail`` records as
 # JSON lines, then, with ``follow=1``, every new record as it is written (blank lines keep it alive).
 REQUESTS_PATH = "/claude-poe-tui/requests"
+# The points of those requests, the same way (master key): the points store's last ``tail`` lines,
+# then each new one (a later line for a request replaces its earlier one). 404 without points.
+POINTS_PATH = "/claude-poe-tui/points"
 # The mapping list, for a dashboard on another machine (master key only; a member's token gets 403):
 # GET answers ``{"models": [mapping, ...], "config": path, "editable": bool, "why_not": str | null}``
 # as the config file says; PUT with ``{"models": [mapping, ...]}`` (every [[models]] field, nothing

@@ -646,7 +646,7 @@ class PoeTuiApp(App[None]):
     # -- a remote gateway --
 
     def _mount_remote(self, remote: RemoteTarget) -> None:
-        from claude_poe_tui.control.remote import RemoteFeed, RemoteGateway, RequestStream
+        from claude_poe_tui.control.remote import PointsStream, RemoteFeed, RemoteGateway, RequestStream
 
         self.gateway = RemoteGateway(remote)
         self.status.url = remote.url
@@ -658,7 +658,7 @@ class PoeTuiApp(App[None]):
         sessions = self.query_one(SessionsPane)
         sessions.remote = remote.url
         sessions.refresh_bindings()
-        self.query_one(LogsPane).points_note = "counted on the gateway's machine, not shown here"
+        self.query_one(LogsPane).points_note = "not known here yet: the gateway has sent none for it (are its points off?)"
         sessions.show_points(None, None)
         self.query_one(ModelsPane).show_remote(remote.url, [], {})
         from claude_poe_tui.control.remote import RemoteMappings
@@ -673,6 +673,8 @@ class PoeTuiApp(App[None]):
             on_error=lambda exc: self.post_message(RequestLogFailed(str(exc))),
             clock=lambda: current_time(),
             feed=lambda **kwargs: RemoteFeed(stream, **kwargs),
+            # Its points per request, followed as a local store is (the summary comes with its status).
+            points=PointsFollower(Path(stream.url), clock=lambda: current_time(), source=PointsStream(remote)),
         )
         self.request_log.start()
         self._watch_status()

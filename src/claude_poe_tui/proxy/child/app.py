@@ -17,13 +17,14 @@ started ends with an ``event: error``. Each API request is recorded off the requ
 from __future__ import annotations
 
 import asyncio
+import collections
 import hashlib
 import hmac
 import json
 import os
 import signal
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,7 @@ from claude_poe_tui.proxy.protocol import (
     HEALTH_PATHS,
     MODELS_PATH,
     RELOAD_PATH,
+    POINTS_PATH,
     REQUESTS_PATH,
     STATUS_PATH,
     ProxyStatus,
@@ -61,6 +63,61 @@ MAX_MAPPINGS_BYTES = 1024 * 1024
 
 def _ndjson(records: list[Any]) -> bytes:
     return b"".join(record.to_json().encode("utf-8") + b"\n" for record in records)
+
+
+POINTS_READ_BYTES = 1 << 20
+KEEP_ALIVE_EVERY = 15.0  # seconds of nothing to send before a blank line says the stream is alive
+
+
+def _follow_query(scope: dict[str, Any], *, default_tail: int, max_tail: int) -> tuple[int, bool]:
+    """``tail`` (bounded) and ``follow`` from a followed stream's query string."""
+    from urllib.parse import parse_qs
+
+    query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+    try:
+        tail = int((query.get("tail") or [str(default_tail)])[0] or 0)
+    except ValueError:
+        tail = default_tail
+    return max(0, min(tail, max_tail)), (query.get("follow") or ["0"])[0] in ("1", "true", "yes")
+
+
+async def _stream_lines(receive: Receive, send: Send, history: Callable[[], Awaitable[list[Any]]],
+                        new: Callable[[], Awaitable[list[Any]]], follow: bool) -> None:
+    """JSON lines: ``history()`` at once, then with ``follow`` whatever ``new()`` gives, until the
+    client leaves (blank lines keep a quiet stream alive)."""
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-type", b"application/x-ndjson"), (b"cache-control", b"no-cache")]})
+    gone = asyncio.Event()
+
+    async def watch_disconnect() -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        gone.set()
+
+    watcher = asyncio.create_task(watch_disconnect())
+    try:
+        await send({"type": "http.response.body", "body": _ndjson(await history()), "more_body": follow})
+        quiet = 0.0
+        while follow and not gone.is_set():
+            batch = await new()
+            if batch:
+                await send({"type": "http.response.body", "body": _ndjson(batch), "more_body": True})
+                quiet = 0.0
+                continue
+            quiet += 0.25
+            if quiet >= KEEP_ALIVE_EVERY:
+                await send({"type": "http.response.body", "body": b"\n", "more_body": True})
+                quiet = 0.0
+            try:
+                await asyncio.wait_for(gone.wait(), 0.25)
+            except asyncio.TimeoutError:
+                pass
+        if follow:
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+    except OSError:
+        pass
+    finally:
+        watcher.cancel()
 
 
 class BodyTooLarge(Exception):
@@ -202,6 +259,8 @@ class GatewayApp:
             await self._reload(scope, receive, send)
         elif path == REQUESTS_PATH and method == "GET":
             await self._follow_requests(scope, receive, send)
+        elif path == POINTS_PATH and method == "GET":
+            await self._follow_points(scope, receive, send)
         elif path == MODELS_PATH and method in ("GET", "PUT"):
             await self._mappings(scope, receive, send)
         elif path == "/" and method in ("HEAD", "GET"):  # Claude Code's reachability check
@@ -741,56 +800,63 @@ class GatewayApp:
         if not log:
             await send_json(send, 404, anthropic_error(404, "this proxy keeps no request log ([log] enabled = false)"))
             return
-        from urllib.parse import parse_qs
-
-        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
-        tail = max(0, min(int((query.get("tail") or ["1000"])[0] or 0), 5000))
-        follow = (query.get("follow") or ["0"])[0] in ("1", "true", "yes")
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": [(b"content-type", b"application/x-ndjson"), (b"cache-control", b"no-cache")]})
-        gone = asyncio.Event()
-
-        async def watch_disconnect() -> None:
-            while (await receive())["type"] != "http.disconnect":
-                pass
-            gone.set()
-
-        watcher = asyncio.create_task(watch_disconnect())
+        tail, follow = _follow_query(scope, default_tail=1000, max_tail=5000)
         from claude_poe_tui.requestlog.reader import LogFollower, read_tail
 
         follower = LogFollower(Path(log), from_end=True)
-        try:
+        sent_ids: set[str] = set()
+
+        async def history() -> list[Any]:
             # The follower opens at the end first, then the history is read: a record written in
             # between comes from both, and is sent once (by its id).
+            nonlocal sent_ids
             await asyncio.to_thread(follower.read, 0)
-            history = await asyncio.to_thread(read_tail, Path(log), tail)
-            sent_ids = {record.id for record in history}
-            await send({"type": "http.response.body", "body": _ndjson(history), "more_body": follow})
-            quiet = 0.0
-            while follow and not gone.is_set():
-                batch = await asyncio.to_thread(follower.read, 1000)
-                if sent_ids and batch:
-                    batch = [record for record in batch if record.id not in sent_ids]
-                    sent_ids = set() if len(batch) else sent_ids
-                if batch:
-                    await send({"type": "http.response.body", "body": _ndjson(batch), "more_body": True})
-                    quiet = 0.0
-                    continue
-                quiet += 0.25
-                if quiet >= 15.0:  # a blank line now and then tells the other side we are here
-                    await send({"type": "http.response.body", "body": b"\n", "more_body": True})
-                    quiet = 0.0
-                try:
-                    await asyncio.wait_for(gone.wait(), 0.25)
-                except asyncio.TimeoutError:
-                    pass
-            if follow:
-                await send({"type": "http.response.body", "body": b"", "more_body": False})
-        except OSError:
-            pass
+            records = await asyncio.to_thread(read_tail, Path(log), tail)
+            sent_ids = {record.id for record in records}
+            return records
+
+        async def new() -> list[Any]:
+            nonlocal sent_ids
+            batch = await asyncio.to_thread(follower.read, 1000)
+            if sent_ids and batch:
+                batch = [record for record in batch if record.id not in sent_ids]
+                sent_ids = set() if len(batch) else sent_ids
+            return batch
+
+        try:
+            await _stream_lines(receive, send, history, new, follow)
         finally:
-            watcher.cancel()
             follower.close()
+
+    async def _follow_points(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+        """The points store as it grows, for a dashboard elsewhere (master key only)."""
+        if not self._is_master_key(client_key(scope)):
+            await send_json(send, 401, anthropic_error(401, "the points need the master key"))
+            return
+        if self.points is None:
+            await send_json(send, 404, anthropic_error(404, "this proxy counts no points"))
+            return
+        tail, follow = _follow_query(scope, default_tail=5000, max_tail=20000)
+        from claude_poe_tui.points.ledger import StoreTail
+
+        store = StoreTail(self.points.files.store)
+
+        async def history() -> list[Any]:
+            recent: collections.deque[Any] = collections.deque(maxlen=tail)
+            while True:  # in bounded pieces; a compacted store read whole is a few MiB at most
+                replaced, lines = await asyncio.to_thread(store.read, POINTS_READ_BYTES)
+                if replaced:
+                    recent.clear()
+                recent.extend(lines)
+                if not lines:
+                    return list(recent)
+
+        async def new() -> list[Any]:
+            # After a compaction the store is read again from its start: its lines replace the same
+            # requests' lines on the other side, so sending them again changes no figure there.
+            return (await asyncio.to_thread(store.read, POINTS_READ_BYTES))[1]
+
+        await _stream_lines(receive, send, history, new, follow)
 
     # -- recording --
 

@@ -155,9 +155,6 @@ def budget_lines(budget: BudgetSettings | None, summary: dict[str, Any] | None, 
     if summary and history.get("error") and not history.get("ok"):
         text.append("\nPoints are estimated: ", style="yellow")
         text.append(str(history["error"]), style="yellow")
-    if remote is not None:
-        text.append("\nPoints per request and per session stay on its machine; its balance, burn rate and "
-                    "budgets are shown here.", style="dim")
     return text
 
 
