@@ -254,6 +254,12 @@ class PointsStream(FollowedStream):
     path = POINTS_PATH
     thread_name = "remote-points"
 
+    def __init__(self, target: RemoteTarget, **kwargs: Any) -> None:
+        # A request has a line per change of its figure (an estimate, then Poe's): ask for enough
+        # lines to cover the requests the Logs tail shows (the gateway sends at most 20,000).
+        kwargs.setdefault("tail", 4 * RECENT_KEPT)
+        super().__init__(target, **kwargs)
+
     def _parse(self, line: bytes) -> Any:
         from claude_poe_tui.points.model import PointsLine
 
