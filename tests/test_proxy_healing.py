@@ -116,10 +116,11 @@ def test_the_backoff_grows_on_repeated_crashes_and_each_message_is_about_its_own
             failure = failures[-1]
             assert failure.restarting_in == expected_delay
             assert failure.detail.startswith(f"the proxy (pid {pid}) was killed by SIGKILL ")
-            assert failure.detail.endswith(f"; starting it again in {expected_delay} s")
-            said = failure.detail.split("; its last output, ", 1)[1]
+            assert failure.cause.endswith(f"; starting it again in {expected_delay} s")
+            assert failure.detail.startswith(failure.cause + ". Its last output, ")
+            said = failure.detail.split(". Its last output, ", 1)[1]
             assert said.split(" before it ended: ", 1)[0].endswith(" s")
-            shown = said.split(" before it ended: ", 1)[1].rsplit("; starting it again", 1)[0].split(" | ")
+            shown = said.split(" before it ended: ", 1)[1].split(" | ")
             this_run = [re.sub(r"\x1b\[[0-9;]*m", "", line).strip() for line in runs[pid]]
             this_run = [line for line in this_run if line]
             assert shown == this_run[-len(shown):] and "claude-poe-tui: proxy ready" in shown

@@ -113,7 +113,7 @@ def test_a_crash_is_reported_with_the_last_output(tmp_path: Path, poe: PoeStandi
         wait_until(lambda: running.process.state is ProxyState.FAILED, 10, "the crash was not noticed")
         detail = running.process.detail
         assert f"the proxy (pid {pid}) was killed by SIGKILL" in detail, detail
-        assert "proxy ready" in detail.split("its last output")[1]  # this run's last line, named
+        assert "proxy ready" in detail.split("Its last output")[1]  # this run's last line, named
         assert running.process.output, "the proxy's output is kept for the user"
         running.process.restart()
         running.process.wait_ready(60)

@@ -574,11 +574,13 @@ class PoeTuiApp(App[None]):
             # status line shows it only until the proxy runs again); the crash screen is for one
             # that stays down.
             if event.state is ProxyState.FAILED and event.restarting_in is not None:
-                self.query_one(OutputPane).add_lines([f"claude-poe-tui: {event.detail}"])
-                self.notify(f"The proxy crashed and starts again by itself: {event.detail}", severity="warning")
+                # Its last output is right above in the pane: the cause is enough there and in the notice.
+                self.query_one(OutputPane).add_lines([f"claude-poe-tui: {event.cause}"])
+                self.notify(f"The proxy crashed and starts again by itself: {event.cause}. Proxy output (5) "
+                            "shows what it printed last.", severity="warning")
             if (event.state is ProxyState.FAILED and event.restarting_in is None
                     and session and session.mode is SessionMode.OWNED):
-                self.push_screen(CrashScreen(event.detail, session.output), self._after_crash)
+                self.push_screen(CrashScreen(event.cause, session.output), self._after_crash)  # shows the output itself
 
     def _after_crash(self, restart: bool | None) -> None:
         if restart and self.proxy is not None:

@@ -86,6 +86,8 @@ class StateChanged:
     detail: str = ""
     restarting_in: float | None = None
     """With FAILED: the child crashed and starts again by itself in this many seconds."""
+    cause: str = ""
+    """With a crash: ``detail`` without the child's last output (for a view that shows that output)."""
 
 
 @dataclass(frozen=True)
@@ -280,13 +282,14 @@ class ProxyProcess:
             except Exception:  # a listener's bug must not kill the output reader
                 pass
 
-    def _set_state(self, state: ProxyState, detail: str = "", restarting_in: float | None = None) -> None:
+    def _set_state(self, state: ProxyState, detail: str = "", restarting_in: float | None = None,
+                   cause: str = "") -> None:
         with self._lock:
             if self.state is state and self.detail == detail:
                 return
             self.state = state
             self.detail = detail
-        self._emit(StateChanged(state, detail, restarting_in))
+        self._emit(StateChanged(state, detail, restarting_in, cause or detail))
 
     @property
     def url(self) -> str:
@@ -451,26 +454,28 @@ class ProxyProcess:
                 self._set_state(ProxyState.STOPPED, "stopped")
                 return
             self.crashes += 1
-            detail = self.crash_message(process.pid, code)
+            cause, last_output = self.crash_message(process.pid, code)
             if not (self.restart_on_crash and self._served_once):
-                self._set_state(ProxyState.FAILED, detail)
+                self._set_state(ProxyState.FAILED, cause + last_output, cause=cause)
                 return
             served_for = time.monotonic() - self._ready_at if self._ready_at is not None else 0.0
             delay = self.backoff.next_delay(served_for)
-            self._set_state(ProxyState.FAILED, f"{detail}; starting it again in {delay:g} s", restarting_in=delay)
+            cause += f"; starting it again in {delay:g} s"
+            self._set_state(ProxyState.FAILED, cause + last_output, restarting_in=delay, cause=cause)
             self._schedule_restart(process, delay)
 
-    def crash_message(self, pid: int, code: int | None) -> str:
-        """Why the child ended, with its last lines of this run (never an older run's)."""
+    def crash_message(self, pid: int, code: int | None) -> tuple[str, str]:
+        """Why the child ended, and its last lines of this run (never an older run's) as ``. Its
+        last output …: a | b``, to follow the cause (and what happens next)."""
         now = time.monotonic()
-        message = f"the proxy (pid {pid}) {describe_exit(code)} {_duration(now - self._spawned_at)} after it started"
+        cause = f"the proxy (pid {pid}) {describe_exit(code)} {_duration(now - self._spawned_at)} after it started"
         lines = [_TERMINAL_CODES.sub("", line).strip() for line in self.output]
         lines = [line for line in lines if line][-CRASH_LINES_SHOWN:]
         if not lines:
-            return message + ", before it printed anything"
+            return cause + ", before it printed anything", ""
         quiet = now - self._last_output_at
         when = f", {_duration(quiet)} before it ended" if quiet >= 1.0 else ""
-        return message + f"; its last output{when}: " + " | ".join(lines)
+        return cause, f". Its last output{when}: " + " | ".join(lines)
 
     # -- healing --
 
