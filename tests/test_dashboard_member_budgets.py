@@ -298,7 +298,8 @@ async def test_a_member_budget_lowered_in_the_dashboard_refuses_their_next_reque
         await pilot.press("enter")
         await wait_for(pilot, lambda: "daily_points = 1\n" in config.read_text(), timeout=30, what="the budget saved")
         await wait_for(pilot, lambda: not isinstance(app.screen, BudgetEditorScreen), timeout=30, what="applied")
-        assert any("applied to the proxy" in plain(t) for t in app.screen.query(Toast))
+        await wait_for(pilot, lambda: any("applied to the proxy" in plain(t) for t in app.screen.query(Toast)),
+                       timeout=10, what="the notice")  # (shown just after the dialog closes)
         # The running proxy counts with it, and refuses her next request: no restart.
         await wait_for(pilot, lambda: counted_with() == 1, timeout=20, what="the proxy counting with her new budget")
         refused = ask(ALICE)
