@@ -330,3 +330,22 @@ async def test_copy_with_nothing_but_the_terminal_says_it_may_not_have_arrived(
         toasts = [str(toast.render()) for toast in app.screen.query(Toast)]
         assert any("may not have reached the clipboard" in toast for toast in toasts), toasts
         assert not any("copied to the clipboard" in toast for toast in toasts)
+
+
+async def test_late_timers_and_proxy_events_after_the_dashboard_closed_are_dropped(tmp_path: Path) -> None:
+    """A tick of the 1 s timer, or a message from the proxy's or a worker's thread, can arrive while
+    the dashboard exits and its widgets are gone; it must not raise (it did: NoMatches on StatusBar)."""
+    from claude_poe_tui.proxy.parent.process import ProxyState, StateChanged
+    from claude_poe_tui.ui.messages import ProxyEventArrived
+    from claude_poe_tui.ui.status_bar import StatusBar
+
+    config = write_config(tmp_path / "config", poe_base_url=OFFLINE_POE)
+    app = PoeTuiApp(config, state_paths=StatePaths(tmp_path / "state"), start_proxy=False)
+    async with app.run_test(size=SMALL) as pilot:
+        await pilot.pause()
+        assert not app.closing
+        await app.query_one(StatusBar).remove()  # as when the dashboard's widgets go on exit
+        assert app.closing
+        app._tick()
+        app.post_message(ProxyEventArrived(StateChanged(ProxyState.FAILED, "gone", restarting_in=1.0, cause="gone")))
+        await pilot.pause(1.2)  # a real tick of the timer too

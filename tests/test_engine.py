@@ -491,11 +491,18 @@ def test_an_idle_connection_stays_open_longer_than_a_balancer_keeps_it(proxy: Ru
     """uvicorn closes idle connections after 5 s by default; nginx keeps its idle upstream
     connections for 60 s and may send a request on one at the moment the gateway closes it (a 502
     for a POST). The gateway keeps them longer than the exported nginx site does."""
-    request = f"GET /health/liveliness HTTP/1.1\r\nHost: {urlparse(proxy.url).netloc}\r\n\r\n".encode()
-    with socket.create_connection((urlparse(proxy.url).hostname, urlparse(proxy.url).port), timeout=10) as sock:
-        sock.sendall(request)
-        assert sock.recv(65536).startswith(b"HTTP/1.1 200")
+    import http.client
+
+    connection = http.client.HTTPConnection(urlparse(proxy.url).hostname, urlparse(proxy.url).port, timeout=10)
+    try:
+        connection.request("GET", "/health/liveliness")
+        first = connection.getresponse()
+        assert first.status == 200 and first.read()
+        opened = connection.sock
         time.sleep(6.5)  # past uvicorn's default keep-alive
-        sock.sendall(request)
-        assert sock.recv(65536).startswith(b"HTTP/1.1 200")
+        connection.request("GET", "/health/liveliness")  # on the same socket: closed, this raises
+        again = connection.getresponse()
+        assert again.status == 200 and again.read() and connection.sock is opened
+    finally:
+        connection.close()
 

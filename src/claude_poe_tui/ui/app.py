@@ -174,6 +174,12 @@ class PoeTuiApp(App[None]):
         return self.query_one(StatusBar)
 
     @property
+    def closing(self) -> bool:
+        """The dashboard's widgets are gone (it is exiting) while a timer or a thread's message may
+        still arrive: those have nothing left to show."""
+        return not self.query(StatusBar)
+
+    @property
     def session(self) -> ProxySession | None:
         return self.proxy.session if self.proxy is not None else None
 
@@ -262,7 +268,7 @@ class PoeTuiApp(App[None]):
 
     @on(RemoteMappingsRead)
     def _on_remote_mappings(self, message: RemoteMappingsRead) -> None:
-        if self.gateway is None:
+        if self.gateway is None or self.closing:
             return
         models = self.query_one(ModelsPane)
         listing = message.listing
@@ -287,6 +293,8 @@ class PoeTuiApp(App[None]):
 
     @on(ConfigApplied)
     def _on_config_applied(self, message: ConfigApplied) -> None:
+        if self.closing:
+            return
         if message.editor is not None and message.editor in self.screen_stack:
             message.editor.dismiss(None)
         self._show_config(message.change.config, select=message.change.row)
@@ -332,7 +340,8 @@ class PoeTuiApp(App[None]):
 
     @on(PoeKeyChecked)
     def _on_key_checked(self, message: PoeKeyChecked) -> None:
-        self.query_one(KeysPane).show_check(message.check)
+        if not self.closing:
+            self.query_one(KeysPane).show_check(message.check)
 
     @on(KeysPane.CopyKey)
     def _on_copy_key(self, message: KeysPane.CopyKey) -> None:
@@ -559,8 +568,8 @@ class PoeTuiApp(App[None]):
 
     @on(ProxyEventArrived)
     def _on_proxy_event(self, message: ProxyEventArrived) -> None:
-        if not self.query(StatusBar):
-            return  # the dashboard is closing: its widgets are gone and the proxy's last events go unshown
+        if self.closing:
+            return
         event = message.event
         if isinstance(event, OutputLine):
             self.query_one(OutputPane).add_lines([event.text])
@@ -597,6 +606,8 @@ class PoeTuiApp(App[None]):
         status.owner = self.proxy.owner
 
     def _tick(self) -> None:
+        if self.closing:
+            return
         self._ticks += 1
         if self._ticks % FORGET_REMOVED_WIDGETS_EVERY == 0:
             forget_removed_widgets()
@@ -683,7 +694,7 @@ class PoeTuiApp(App[None]):
 
     @on(RemoteLinkChanged)
     def _on_remote_link(self, message: RemoteLinkChanged) -> None:
-        if self.gateway is not None:
+        if self.gateway is not None and not self.closing:
             self.gateway.take_link(message.connected, message.detail)
             if message.connected:
                 self._remote_names_seen = None  # back again: its mappings are read anew
