@@ -54,7 +54,8 @@ async def test_the_dashboard_attaches_to_the_background_proxy_and_controls_it(ma
         await pilot.press("s")
         await wait_for(pilot, lambda: session.state is ProxyState.STOPPED, what="stopped")
         assert not alive(first["pid"]) and machine.cli("status").returncode == 3
-        assert "stopped" in str(app.status.render())
+        # (the dashboard hears of the state after the session, which changes in another thread)
+        await wait_for(pilot, lambda: "stopped" in str(app.status.render()), timeout=10, what="shown stopped")
 
         # s again: the background proxy, again; not a proxy of the dashboard's own.
         await pilot.press("s")

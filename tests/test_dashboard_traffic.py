@@ -37,11 +37,17 @@ def running(app: PoeTuiApp) -> bool:
     return app.session is not None and app.session.state is ProxyState.RUNNING
 
 
+def shown_as(app: PoeTuiApp, state: ProxyState) -> bool:
+    """The session's state changes in the proxy's thread before the dashboard hears of it: this is
+    the state the status line shows."""
+    return app.session is not None and app.session.state is state and app.status.state is state
+
+
 async def test_requests_appear_in_logs_latency_and_the_status_bar(tmp_path: Path, poe_clean: PoeStandin) -> None:
     config_path = write_config(tmp_path / "config", poe_base_url=poe_clean.base_url)
     app = PoeTuiApp(config_path, state_paths=StatePaths(tmp_path / "state"))
     async with app.run_test(size=(160, 44)) as pilot:
-        await wait_for(pilot, lambda: running(app), what="the proxy to reach running")
+        await wait_for(pilot, lambda: shown_as(app, ProxyState.RUNNING), what="the proxy shown running")
         status = str(app.status.render())
         assert "running" in status and app.session.url in status and "0 requests" in status
 
@@ -112,7 +118,7 @@ async def test_stop_start_restart_and_a_crash_from_the_keyboard(tmp_path: Path, 
         await wait_for(pilot, lambda: running(app), what="the proxy to reach running")
         first = app.session.pid
         await pilot.press("s")
-        await wait_for(pilot, lambda: app.session.state is ProxyState.STOPPED, what="stopped")
+        await wait_for(pilot, lambda: shown_as(app, ProxyState.STOPPED), what="shown stopped")
         assert "stopped" in str(app.status.render()) and not alive(first)
         await pilot.press("s")
         await wait_for(pilot, lambda: running(app), what="running again")
