@@ -15,7 +15,9 @@ from textual.message import Message
 from textual.widgets import DataTable, Static
 
 from claude_poe_tui.config.model import BudgetSettings
+from claude_poe_tui.control.config import BUDGET_KEYS
 from claude_poe_tui.control.sessions import NO_SESSION, SessionRow
+from claude_poe_tui.points.budget import BudgetLimits
 from claude_poe_tui.ui.columns import Column
 from claude_poe_tui.ui.fitted_table import FittedTable
 from claude_poe_tui.ui.messages import EditMemberBudgets
@@ -70,25 +72,20 @@ def gauge(share: float) -> Text:
     return text
 
 
-BUDGET_NAMES = ("session_points", "daily_points", "min_balance")
-
-
-def _limit(value: Any) -> float | None:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0 else None
-
-
 def budget_lines(budget: BudgetSettings | None, summary: dict[str, Any] | None, rows: list[SessionRow],
                  *, remote: str | None = None) -> Text:
     """How close each budget is, what the proxy counts with when that differs, and the balance's notices."""
     text = Text()
+    counted = (summary or {}).get("budget")
+    # What the proxy counts with (its points summary), read as the proxy reads it.
+    running = BudgetLimits.from_json(counted) if isinstance(counted, dict) else None
     if remote is not None:
         if not summary:
             text.append(f"Points and budgets of {remote} are counted on its machine; it has sent no points "
                         "summary (points off there, or none counted yet).", style="dim")
             return text
         # The gateway's own budgets, as it counts with them (they are set in its config, on its machine).
-        running = summary.get("budget") if isinstance(summary.get("budget"), dict) else {}
-        budget = BudgetSettings(**{name: _limit(running.get(name)) for name in BUDGET_NAMES})
+        budget = running or BudgetLimits()
     summary = summary or {}
     budget = budget or BudgetSettings()
     today = summary.get("today") or {}
@@ -137,9 +134,8 @@ def budget_lines(budget: BudgetSettings | None, summary: dict[str, Any] | None, 
     else:
         text.append("No budgets: b sets points per session, per day and a balance to keep ([budget]).", style="dim")
     text.append_text(member_budget_line(summary))
-    running = summary.get("budget")
-    if isinstance(running, dict) and summary and remote is None:
-        counted_with = {name: _limit(running.get(name)) for name in BUDGET_NAMES}
+    if running is not None and remote is None:
+        counted_with = {name: getattr(running, name) for name in BUDGET_KEYS}
         configured = {name: getattr(budget, name) for name in counted_with}
         if counted_with != configured:
             differ = ", ".join(f"{name} {'no limit' if value is None else format_points(value)}"
