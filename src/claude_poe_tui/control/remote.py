@@ -89,6 +89,14 @@ def attach_target(url: str, config_path: Path, key_env: str | None = None,
     return RemoteTarget(base, found.value, name, origin)
 
 
+def error_message(response: Any) -> str | None:
+    """The gateway's own words in an error answer (Anthropic's shape), or None."""
+    try:
+        return response.json().get("error", {}).get("message")
+    except (ValueError, AttributeError):
+        return None
+
+
 ALREADY_KEPT = object()  # what :meth:`FollowedStream._parse` says of a line it took before
 
 
@@ -216,12 +224,9 @@ class FollowedStream:
                 delay = min(delay * 2, self.last_retry)
 
     def _refusal(self, response: Any) -> str:
-        try:
-            message = response.json().get("error", {}).get("message")
-        except (ValueError, AttributeError):
-            message = None
         if response.status_code == 401:
             return f"the gateway refused {self.target.key_words} (401)"
+        message = error_message(response)
         return f"{self.url} answered {response.status_code}" + (f": {message}" if message else "")
 
 
@@ -398,10 +403,7 @@ class RemoteMappings:
                 return response.json()
             except ValueError:
                 raise UserError(f"{self.url} answered something that is not JSON") from None
-        try:
-            message = response.json().get("error", {}).get("message")
-        except (ValueError, AttributeError):
-            message = None
+        message = error_message(response)
         if response.status_code == 401:
             raise UserError(f"the gateway refused {self.target.key_words} (401)")
         if response.status_code == 404 and not message:
@@ -416,9 +418,8 @@ class RemoteMappings:
             mappings = list(mappings_from_json(data.get("models") if isinstance(data, dict) else None))
         except MappingListError as exc:
             raise UserError(f"{self.url} sent mappings this dashboard cannot read: {exc}") from None
-        why_not = data.get("why_not") if not data.get("editable") else None
-        return RemoteMappingList(mappings, str(data.get("config") or ""),
-                                 str(why_not or "the gateway does not allow edits") if not data.get("editable") else None)
+        why_not = None if data.get("editable") else str(data.get("why_not") or "the gateway does not allow edits")
+        return RemoteMappingList(mappings, str(data.get("config") or ""), why_not)
 
     def save(self, mappings: list[Any]) -> list[str]:
         """Send the whole list; the mapping names the gateway wrote."""

@@ -48,6 +48,7 @@ DRAIN_MARGIN_SECONDS = 5.0
 # balancer sends on a connection the gateway is closing fails with a 502.
 KEEP_ALIVE_SECONDS = 75
 BALANCER_KEEP_ALIVE_SECONDS = 60
+
 # Liveness and readiness, without a key and without calling any bot.
 HEALTH_PATHS = ("/health/liveliness", "/health/readiness", "/health")
 

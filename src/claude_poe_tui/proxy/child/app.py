@@ -43,8 +43,8 @@ from claude_poe_tui.proxy.protocol import (
     CONTROL_HEADER,
     HEALTH_PATHS,
     MODELS_PATH,
-    RELOAD_PATH,
     POINTS_PATH,
+    RELOAD_PATH,
     REQUESTS_PATH,
     STATUS_PATH,
     ProxyStatus,
@@ -69,16 +69,25 @@ POINTS_READ_BYTES = 1 << 20
 KEEP_ALIVE_EVERY = 15.0  # seconds of nothing to send before a blank line says the stream is alive
 
 
-def _follow_query(scope: dict[str, Any], *, default_tail: int, max_tail: int) -> tuple[int, bool]:
-    """``tail`` (bounded) and ``follow`` from a followed stream's query string."""
+def _query(scope: dict[str, Any]) -> dict[str, str]:
+    """The query string's parameters (the first value of each)."""
     from urllib.parse import parse_qs
 
-    query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+    return {name: values[0] for name, values in parse_qs(scope.get("query_string", b"").decode("latin-1")).items()}
+
+
+def _flag(query: dict[str, str], name: str) -> bool:
+    return query.get(name, "0") in ("1", "true", "yes")
+
+
+def _follow_query(scope: dict[str, Any], *, default_tail: int, max_tail: int) -> tuple[int, bool]:
+    """``tail`` (bounded) and ``follow`` from a followed stream's query string."""
+    query = _query(scope)
     try:
-        tail = int((query.get("tail") or [str(default_tail)])[0] or 0)
+        tail = int(query.get("tail", str(default_tail)) or 0)
     except ValueError:
         tail = default_tail
-    return max(0, min(tail, max_tail)), (query.get("follow") or ["0"])[0] in ("1", "true", "yes")
+    return max(0, min(tail, max_tail)), _flag(query, "follow")
 
 
 async def _stream_lines(receive: Receive, send: Send, history: Callable[[], Awaitable[list[Any]]],
@@ -656,7 +665,7 @@ class GatewayApp:
             await send_json(send, 401, anthropic_error(401, "this proxy's status needs the master key"))
             return
         status = self.status()
-        if b"points=1" in scope.get("query_string", b"") and self.points is not None:
+        if self.points is not None and _flag(_query(scope), "points"):
             # Asked for by a dashboard attached from elsewhere (the local one reads the file): the
             # balance, burn rate, budgets and alerts the writing worker last summed up.
             from claude_poe_tui.points.summary import read_summary
