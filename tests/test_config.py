@@ -256,7 +256,11 @@ def test_fallbacks_limits_budgets_and_members_load(tmp_path: Path) -> None:
 )
 def test_bad_team_settings_name_line_and_key(tmp_path: Path, change: tuple[str, str], line: int, key: str,
                                              words: str) -> None:
-    text = TEAM_EXAMPLE.replace(*change)
+    assert_refused(tmp_path, TEAM_EXAMPLE.replace(*change), line, key, words)
+
+
+def assert_refused(tmp_path: Path, text: str, line: int, key: str, words: str) -> None:
+    """``text`` as config.toml is refused with an error naming the file, ``line`` and ``key``."""
     with pytest.raises(ConfigError) as caught:
         load_config(write(tmp_path, text), environ={})
     error = caught.value

@@ -16,9 +16,10 @@ import httpx
 import pytest
 
 from conftest import MASTER_KEY, POE_KEY, PoeStandin, RunningProxy, start_proxy
+from test_config import assert_refused, write
+from test_points_service import wait_for
 
 from claude_poe_tui.config import load_config, resolve_secrets
-from claude_poe_tui.errors import ConfigError
 from claude_poe_tui.points import ledger as ledger_module
 from claude_poe_tui.points.budget import BudgetLimits, BudgetName, MemberLimits, check_budgets
 from claude_poe_tui.points.files import PointsFiles
@@ -46,12 +47,6 @@ name = "bob"
 key = "env:BOB_TOKEN"
 session_points = 300
 """
-
-
-def write(tmp_path: Path, text: str) -> Path:
-    path = tmp_path / "config.toml"
-    path.write_text(text, encoding="utf-8")
-    return path
 
 
 # --- the config -----------------------------------------------------------------------------------
@@ -92,12 +87,7 @@ def test_bad_member_budgets_name_file_line_and_key(tmp_path: Path, change: tuple
                                                    words: str) -> None:
     text = MEMBERS.replace(*change, 1)
     assert text != MEMBERS
-    with pytest.raises(ConfigError) as caught:
-        load_config(write(tmp_path, text), environ={})
-    error = caught.value
-    assert (error.line, error.key) == (line, key), str(error)
-    assert words in error.message
-    assert str(error).startswith(f"{tmp_path / 'config.toml'}:{line}: {key}: ")
+    assert_refused(tmp_path, text, line, key, words)
 
 
 # --- the ledger -----------------------------------------------------------------------------------
@@ -261,14 +251,6 @@ def members_block(alice_budget: float | None, bob_budget: float | None) -> str:
         if budget is not None:
             text += f"daily_points = {budget}\n"
     return text
-
-
-def wait_for(predicate, timeout: float = 20.0, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
 
 
 @pytest.mark.proxy
