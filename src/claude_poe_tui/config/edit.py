@@ -22,7 +22,7 @@ from tomlkit.items import AoT, Array, Comment, InlineTable, Item, Key, Table, Wh
 
 from claude_poe_tui.atomic import atomic_write_text
 from claude_poe_tui.config.load import MODELS_KEY, parse_config
-from claude_poe_tui.config.model import Config, ModelMapping, Route, Thinking
+from claude_poe_tui.config.model import MAPPING_LIMIT_KEYS, Config, ModelMapping, Route, Thinking
 from claude_poe_tui.errors import ConfigError
 
 BodyEntry = tuple[Key | None, Item]
@@ -265,7 +265,7 @@ class ConfigEditor:
         for mapping, index in zip(mappings, chosen):
             block = self._blocks[index] if index is not None else _ModelBlock()
             content = self._mapping_content(block.content, mapping)
-            for key in ("context_window", "max_output_tokens", "rpm", "tpm"):
+            for key in MAPPING_LIMIT_KEYS:
                 value = getattr(mapping, key)
                 content = _drop_key(content, key) if value is None else _set_key(content, key, value)
             blocks.append(_ModelBlock(leading=block.leading, content=content, header=block.header))

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from claude_poe_tui.config.model import (
+    MAPPING_LIMIT_KEYS,
     BudgetSettings,
     ClaudeCodeSettings,
     ClientToken,
@@ -328,7 +329,7 @@ class _Reader:
             problem = mapping_problem(mapping.name, mapping.poe_model, seen)
             if problem is not None:
                 self.fail((*where, problem[0]), problem[1])
-            for key in ("context_window", "max_output_tokens", "rpm", "tpm"):
+            for key in MAPPING_LIMIT_KEYS:
                 value = getattr(mapping, key)
                 if value is not None and value <= 0:
                     self.fail((*where, key), f"must be more than 0, not {value}")
@@ -530,7 +531,7 @@ def mapping_to_json(mapping: ModelMapping) -> dict[str, Any]:
     """A mapping as the gateway's ``/claude-poe-tui/models`` sends it: every field that is set."""
     out: dict[str, Any] = {"name": mapping.name, "poe_model": mapping.poe_model, "route": mapping.route.value,
                            "thinking": mapping.thinking.value, "fallbacks": list(mapping.fallbacks)}
-    for key in ("context_window", "max_output_tokens", "rpm", "tpm"):
+    for key in MAPPING_LIMIT_KEYS:
         value = getattr(mapping, key)
         if value is not None:
             out[key] = value

@@ -58,6 +58,10 @@ def is_claude_bot(poe_model: str) -> bool:
     return poe_model.lower().startswith("claude")
 
 
+# A mapping's optional numeric limits: unset (None) or a positive whole number each.
+MAPPING_LIMIT_KEYS = ("context_window", "max_output_tokens", "rpm", "tpm")
+
+
 @dataclass(frozen=True)
 class ModelMapping:
     name: str

@@ -19,7 +19,7 @@ from textual.suggester import Suggester
 from textual.widgets import Button, Input, Label, OptionList, Select, Static
 
 from claude_poe_tui.config.load import fallback_cycle, mapping_problem
-from claude_poe_tui.config.model import ModelMapping, Route, Thinking, is_claude_bot
+from claude_poe_tui.config.model import MAPPING_LIMIT_KEYS, ModelMapping, Route, Thinking, is_claude_bot
 
 MATCHES_SHOWN = 8
 ROUTE_CHOICES = [
@@ -176,7 +176,7 @@ class MappingEditorScreen(ModalScreen[ModelMapping | None]):
         fallbacks = parse_fallbacks(self.query_one("#fallbacks", Input).value)
         kept = {}
         if self.original is not None:  # what the editor does not show stays as the user wrote it
-            kept = {key: getattr(self.original, key) for key in ("context_window", "max_output_tokens", "rpm", "tpm")}
+            kept = {key: getattr(self.original, key) for key in MAPPING_LIMIT_KEYS}
         return ModelMapping(name, bot, route, thinking, fallbacks, **kept)
 
     def fallback_problem(self, mapping: ModelMapping) -> str | None:
